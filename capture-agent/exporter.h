@@ -1,0 +1,60 @@
+// Exporter: collects finished connections into batches and delivers them to
+// the analyzer pool with at-least-once semantics (see ReliableSender).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "gourmet/v1/analyzer.grpc.pb.h"
+#include "services/reliable_sender.h"
+
+namespace gourmet::capture {
+
+struct ExporterConfig {
+  std::string analyzer;  // gRPC target of the analyzer pool
+  size_t batch_connections = 256;
+  size_t batch_bytes = 4 << 20;
+  absl::Duration give_up_after = absl::Seconds(30);
+  absl::Duration ack_timeout = absl::Seconds(120);
+  size_t max_in_flight = 8;
+  size_t max_queued = 32;
+};
+
+class Exporter {
+ public:
+  explicit Exporter(ExporterConfig config);
+  ~Exporter();
+
+  // Adds one connection; sends a batch when it is full. Blocks while the
+  // send queue is full. Fails once the analyzer pool is unreachable.
+  absl::Status Add(gourmet::v1::Connection&& conn);
+  // Sends the open batch, if any, without waiting.
+  absl::Status SendPartial();
+  // Sends the open batch and waits until every batch is acknowledged.
+  absl::Status Flush();
+
+  uint64_t connections_acked() const { return connections_acked_.load(); }
+  uint64_t connections_failed() const { return connections_failed_.load(); }
+  uint64_t batches_acked() const { return batches_acked_.load(); }
+  uint64_t batches_sent() const { return batches_sent_; }
+  uint64_t resent() { return sender_.resent(); }
+  size_t pending() { return sender_.pending(); }
+
+ private:
+  using Sender = ReliableSender<gourmet::v1::Analyzer, gourmet::v1::ConnectionBatch, gourmet::v1::BatchAck>;
+
+  ExporterConfig config_;
+  Sender sender_;
+  gourmet::v1::ConnectionBatch batch_;
+  size_t batch_bytes_ = 0;
+  uint64_t batches_sent_ = 0;
+  std::atomic<uint64_t> connections_acked_{0};
+  std::atomic<uint64_t> connections_failed_{0};
+  std::atomic<uint64_t> batches_acked_{0};
+};
+
+}  // namespace gourmet::capture

@@ -1,0 +1,442 @@
+#include "capture-agent/flow_table.h"
+
+#include <algorithm>
+#include <cstring>
+#include <regex>
+
+#include "capture-agent/community_id.h"
+#include "capture-agent/uid.h"
+
+namespace gourmet::capture {
+namespace {
+
+constexpr int64_t kSweepIntervalUs = 1000000;
+// History letters tracked once per direction (Zeek's CheckHistory).
+constexpr char kLetters[] = "SHADFRTGWIQC";
+
+int LetterIndex(char upper) {
+  const char* p = std::strchr(kLetters, upper);
+  return p ? static_cast<int>(p - kLetters) : -1;
+}
+
+int64_t ToMicros(absl::Duration d) { return absl::ToInt64Microseconds(d); }
+
+}  // namespace
+
+bool FlowKey::operator==(const FlowKey& o) const { return std::memcmp(this, &o, sizeof(*this)) == 0; }
+
+FlowKey MakeFlowKey(const DecodedPacket& p, bool* from_a) {
+  FlowKey k;
+  std::memset(&k, 0, sizeof(k));
+  const int alen = p.ip_version == 4 ? 4 : 16;
+  const int cmp = std::memcmp(p.src, p.dst, alen);
+  const bool src_first = cmp < 0 || (cmp == 0 && p.sport <= p.dport);
+  *from_a = src_first;
+  std::memcpy(k.addr_a, src_first ? p.src : p.dst, alen);
+  std::memcpy(k.addr_b, src_first ? p.dst : p.src, alen);
+  k.port_a = src_first ? p.sport : p.dport;
+  k.port_b = src_first ? p.dport : p.sport;
+  if (p.vlan_count > 0) {
+    k.vlan = (static_cast<uint32_t>(p.vlan[0]) + 1) << 16;
+    if (p.vlan_count > 1) k.vlan |= p.vlan[1] + 1u;
+  }
+  k.proto = p.ip_proto;
+  k.ip_version = p.ip_version;
+  return k;
+}
+
+FlowTable::FlowTable(FlowTableConfig config, ExportFn on_export)
+    : config_(std::move(config)), on_export_(std::move(on_export)) {}
+
+FlowTable::~FlowTable() = default;
+
+absl::Duration FlowTable::Timeout(TimeoutClass c) const {
+  switch (c) {
+    case kTcp: return config_.tcp_timeout;
+    case kUdp: return config_.udp_timeout;
+    case kIcmp: return config_.icmp_timeout;
+    case kOther: return config_.other_timeout;
+    case kClosing: return config_.close_delay;
+    default: return config_.other_timeout;
+  }
+}
+
+void FlowTable::Unlink(Flow* f) {
+  if (f->list == kNumClasses) return;
+  List& l = lists_[f->list];
+  (f->prev ? f->prev->next : l.head) = f->next;
+  (f->next ? f->next->prev : l.tail) = f->prev;
+  f->prev = f->next = nullptr;
+  f->list = kNumClasses;
+}
+
+void FlowTable::Touch(Flow* f, TimeoutClass c) {
+  if (f->list == c && lists_[c].tail == f) return;
+  Unlink(f);
+  List& l = lists_[c];
+  f->prev = l.tail;
+  f->next = nullptr;
+  (l.tail ? l.tail->next : l.head) = f;
+  l.tail = f;
+  f->list = c;
+}
+
+void FlowTable::AddHistory(Flow* f, int dir, char letter) {
+  if (letter != '^') {
+    const int idx = LetterIndex(letter);
+    if (idx >= 0) {
+      const uint32_t bit = 1u << (idx * 2 + dir);
+      if (f->history_seen & bit) return;
+      f->history_seen |= bit;
+    }
+    if (dir == 1) letter = static_cast<char>(letter - 'A' + 'a');
+  }
+  if (f->history_len < sizeof(f->history)) f->history[f->history_len++] = letter;
+}
+
+void FlowTable::Process(const DecodedPacket& p) {
+  ++stats_.packets;
+  if (p.ts_us - last_sweep_us_ >= kSweepIntervalUs) Expire(p.ts_us);
+
+  bool from_a = true;
+  FlowKey key = MakeFlowKey(p, &from_a);
+  auto it = flows_.find(key);
+  if (it == flows_.end()) {
+    if (flows_.size() >= config_.max_flows) EvictOne();
+    it = flows_.try_emplace(key).first;
+    Flow* f = &it->second;
+    f->key = &it->first;
+    f->serial = next_serial_++;
+    f->first_ts = f->last_ts = p.ts_us;
+    f->orig_is_a = from_a;
+    ++stats_.flows_created;
+    // A SYN-ACK first means we missed the SYN: its receiver is the originator.
+    if (p.ip_proto == 6 && (p.tcp_flags & (kSyn | kAck)) == (kSyn | kAck)) {
+      f->orig_is_a = !from_a;
+      AddHistory(f, 0, '^');
+    }
+  }
+  Flow* f = &it->second;
+  const int dir = from_a == f->orig_is_a ? 0 : 1;
+  if (p.ts_us > f->last_ts) f->last_ts = p.ts_us;
+  DirStats& d = f->dir[dir];
+  ++d.pkts;
+  d.ip_bytes += p.ip_len;
+
+  TimeoutClass cls;
+  switch (p.ip_proto) {
+    case 6: {
+      TcpPacket(f, dir, p);
+      const TcpState os = f->tcp[0].state, rs = f->tcp[1].state;
+      const bool closing = (os == kClosed && rs == kClosed) || os == kReset || rs == kReset;
+      cls = closing ? kClosing : kTcp;
+      break;
+    }
+    case 17:
+      d.bytes += p.payload_wire_len;
+      if (p.payload_wire_len > 0) AddHistory(f, dir, 'D');  // Zeek marks UDP data too
+      if (p.payload_len > 0) Deliver(f, dir, p.ts_us, p.payload, p.payload_len, 0, /*merge=*/false);
+      if (p.payload_len < p.payload_wire_len) d.missed += p.payload_wire_len - p.payload_len;
+      cls = kUdp;
+      break;
+    case 1:
+    case 58:
+      d.bytes += p.payload_wire_len;
+      cls = kIcmp;
+      break;
+    default:
+      d.bytes += p.payload_wire_len;
+      cls = kOther;
+      break;
+  }
+  Touch(f, cls);
+  if (p.ts_us - f->first_ts > ToMicros(config_.active_timeout)) Export(f, gourmet::v1::END_ACTIVE);
+}
+
+void FlowTable::AddWeird(const DecodedPacket& p, const char* name) {
+  bool from_a;
+  auto it = flows_.find(MakeFlowKey(p, &from_a));
+  if (it == flows_.end()) return;
+  Flow* f = &it->second;
+  if (!f->extra) f->extra = std::make_unique<FlowExtra>();
+  auto& w = f->extra->weirds;
+  if (std::find(w.begin(), w.end(), name) == w.end()) w.push_back(name);
+}
+
+void FlowTable::TcpPacket(Flow* f, int dir, const DecodedPacket& p) {
+  TcpDir& e = f->tcp[dir];
+  TcpDir& peer = f->tcp[1 - dir];
+  const uint8_t fl = p.tcp_flags;
+  const bool syn = fl & kSyn, ack = fl & kAck, fin = fl & kFin, rst = fl & kRst;
+
+  if (syn) AddHistory(f, dir, ack ? 'H' : 'S');
+  if (fin) AddHistory(f, dir, 'F');
+  if (rst) AddHistory(f, dir, 'R');
+  if (p.payload_wire_len > 0) {
+    AddHistory(f, dir, 'D');
+  } else if (ack && !syn && !fin && !rst) {
+    AddHistory(f, dir, 'A');
+  }
+
+  // Endpoint state machine (Zeek's TCP_ENDPOINT_* transitions).
+  if (rst) {
+    e.state = kReset;
+  } else if (syn) {
+    if (ack) {
+      if (e.state == kInactive || e.state == kSynSent) e.state = kSynAckSent;
+    } else if (e.state == kInactive) {
+      e.state = kSynSent;
+    }
+  } else {
+    if (fin) {
+      if (e.state != kReset) e.state = kClosed;
+    } else if (e.state == kSynSent || e.state == kSynAckSent) {
+      if (ack) e.state = kEstablished;
+    } else if (e.state == kInactive) {
+      e.state = kPartial;
+    }
+    if (ack && peer.state == kSynAckSent) peer.state = kEstablished;
+  }
+
+  if (syn && !e.has_base) {
+    e.base = p.seq + 1;
+    e.has_base = true;
+  }
+  if (p.payload_wire_len == 0) return;
+  if (!e.has_base) {  // picked up mid-stream
+    e.base = p.seq;
+    e.has_base = true;
+  }
+  // Unwrap the 32-bit sequence number around the next expected offset.
+  const uint32_t rel32 = p.seq - e.base;
+  const int64_t rel = static_cast<int64_t>(e.next) + static_cast<int32_t>(rel32 - static_cast<uint32_t>(e.next));
+  const int64_t end = rel + p.payload_wire_len;
+  if (end <= 0) return;  // entirely before the stream start: stray
+  if (static_cast<uint64_t>(end) > e.max_end) e.max_end = end;
+
+  if (static_cast<uint64_t>(end) <= e.next) {
+    ++e.retransmits;
+    // Zeek repeats 'T' at 1, 10, 100, ... occurrences.
+    uint64_t threshold = 1;
+    for (int i = 0; i < e.retransmits_logged; ++i) threshold *= 10;
+    if (e.retransmits >= threshold) {
+      ++e.retransmits_logged;
+      const int idx = LetterIndex('T');
+      f->history_seen &= ~(1u << (idx * 2 + dir));
+      AddHistory(f, dir, 'T');
+    }
+    return;
+  }
+  if (rel <= static_cast<int64_t>(e.next)) {
+    const uint64_t skip = e.next - rel;
+    if (skip < p.payload_len) {
+      Deliver(f, dir, p.ts_us, p.payload + skip, p.payload_len - skip, 0, /*merge=*/true);
+    }
+    if (p.payload_len < p.payload_wire_len) {  // cut by the snap length
+      f->dir[dir].missed += p.payload_wire_len - std::max<uint64_t>(p.payload_len, skip);
+    }
+    e.next = end;
+    // Drain buffered segments that are now in order.
+    if (f->extra) {
+      auto& ooo = f->extra->ooo[dir];
+      while (!ooo.empty() && ooo.begin()->first <= e.next) {
+        auto seg = ooo.begin();
+        const uint64_t seg_end = seg->first + seg->second.size();
+        if (seg_end > e.next) {
+          const uint64_t s = e.next - seg->first;
+          Deliver(f, dir, p.ts_us, reinterpret_cast<const uint8_t*>(seg->second.data()) + s,
+                  seg->second.size() - s, 0, true);
+          e.next = seg_end;
+        }
+        f->extra->ooo_bytes[dir] -= seg->second.size();
+        ooo.erase(seg);
+      }
+    }
+    return;
+  }
+  // Ahead of the next expected byte: buffer until the hole is filled.
+  if (!f->extra) f->extra = std::make_unique<FlowExtra>();
+  FlowExtra& x = *f->extra;
+  if (x.ooo_bytes[dir] + p.payload_len > config_.max_ooo_bytes) {
+    stats_.ooo_dropped += p.payload_len;
+    return;
+  }
+  auto [slot, inserted] = x.ooo[dir].try_emplace(static_cast<uint64_t>(rel));
+  if (!inserted && slot->second.size() >= p.payload_len) return;
+  x.ooo_bytes[dir] += p.payload_len - slot->second.size();
+  slot->second.assign(reinterpret_cast<const char*>(p.payload), p.payload_len);
+}
+
+void FlowTable::Deliver(Flow* f, int dir, int64_t ts_us, const uint8_t* data, uint64_t len,
+                        uint64_t gap, bool merge) {
+  if (!f->extra) f->extra = std::make_unique<FlowExtra>();
+  FlowExtra& x = *f->extra;
+  const uint64_t room = x.kept[dir] < config_.payload_depth ? config_.payload_depth - x.kept[dir] : 0;
+  const uint64_t keep = std::min(len, room);
+  if (keep < len) {
+    f->dir[dir].truncated += len - keep;
+    stats_.payload_truncated += len - keep;
+  }
+  if (keep == 0) return;
+  x.kept[dir] += keep;
+  if (merge && gap == 0 && !x.chunks.empty() && x.chunks.back().dir == dir) {
+    x.chunks.back().data.append(reinterpret_cast<const char*>(data), keep);
+    x.chunks.back().ts_us = ts_us;
+    return;
+  }
+  x.chunks.push_back({static_cast<uint8_t>(dir), ts_us, gap, std::string(reinterpret_cast<const char*>(data), keep)});
+}
+
+void FlowTable::FlushReassembly(Flow* f, int dir) {
+  TcpDir& e = f->tcp[dir];
+  if (f->extra) {
+    auto& ooo = f->extra->ooo[dir];
+    for (auto& [rel, data] : ooo) {
+      const uint64_t seg_end = rel + data.size();
+      if (seg_end <= e.next) continue;
+      uint64_t gap = 0, skip = 0;
+      if (rel > e.next) {
+        gap = rel - e.next;
+      } else {
+        skip = e.next - rel;
+      }
+      f->dir[dir].missed += gap;
+      if (gap > 0) AddHistory(f, dir, 'G');
+      Deliver(f, dir, f->last_ts, reinterpret_cast<const uint8_t*>(data.data()) + skip,
+              data.size() - skip, gap, false);
+      e.next = seg_end;
+    }
+    ooo.clear();
+    f->extra->ooo_bytes[dir] = 0;
+  }
+  // Data the sequence numbers cover but that never arrived (dropped segments).
+  if (e.max_end > e.next) {
+    f->dir[dir].missed += e.max_end - e.next;
+    AddHistory(f, dir, 'G');
+    e.next = e.max_end;
+  }
+}
+
+const char* FlowTable::ConnState(const Flow& f, uint8_t proto) {
+  if (proto == 17) {
+    const bool o = f.dir[0].pkts > 0, r = f.dir[1].pkts > 0;
+    if (o) return r ? "SF" : "S0";
+    return r ? "SHR" : "OTH";
+  }
+  if (proto != 6) return "OTH";
+  // Zeek's conn_state() from base/protocols/conn/main.zeek.
+  const TcpState os = f.tcp[0].state, rs = f.tcp[1].state;
+  const bool o_inactive = os == kInactive || os == kPartial;
+  const bool r_inactive = rs == kInactive || rs == kPartial;
+  if (rs == kReset) {
+    if (os == kSynSent || os == kSynAckSent ||
+        (os == kReset && f.tcp[0].max_end == 0 && f.tcp[1].max_end == 0)) {
+      return "REJ";
+    }
+    return o_inactive ? "RSTRH" : "RSTR";
+  }
+  if (os == kReset) {
+    if (r_inactive) {
+      static const std::regex kS0Reset("^\\^?S[^HAFGIQ]*R.*");
+      if (std::regex_match(std::string(f.history, f.history_len), kS0Reset)) return "RSTOS0";
+      return "OTH";
+    }
+    return "RSTO";
+  }
+  if (rs == kClosed && os == kClosed) return "SF";
+  if (os == kClosed) return r_inactive ? "SH" : "S2";
+  if (rs == kClosed) return o_inactive ? "SHR" : "S3";
+  if (os == kSynSent && rs == kInactive) return "S0";
+  if (os == kEstablished && rs == kEstablished) return "S1";
+  return "OTH";
+}
+
+void FlowTable::Export(Flow* f, gourmet::v1::EndReason reason) {
+  const FlowKey key = *f->key;
+  const uint8_t proto = key.proto;
+  if (proto == 6) {
+    for (int d = 0; d < 2; ++d) {
+      FlushReassembly(f, d);
+      f->dir[d].bytes = f->tcp[d].max_end;
+    }
+  }
+  const int alen = key.ip_version == 4 ? 4 : 16;
+  const uint8_t* orig_addr = f->orig_is_a ? key.addr_a : key.addr_b;
+  const uint8_t* resp_addr = f->orig_is_a ? key.addr_b : key.addr_a;
+  const uint16_t orig_port = f->orig_is_a ? key.port_a : key.port_b;
+  const uint16_t resp_port = f->orig_is_a ? key.port_b : key.port_a;
+
+  gourmet::v1::Connection c;
+  c.set_uid(MakeUid(config_.uid_seed, config_.worker, f->serial));
+  c.set_community_id(CommunityId(config_.community_id_seed, proto, orig_addr, resp_addr, alen,
+                                 orig_port, resp_port));
+  c.mutable_orig()->set_addr(orig_addr, alen);
+  c.mutable_orig()->set_port(orig_port);
+  c.mutable_resp()->set_addr(resp_addr, alen);
+  c.mutable_resp()->set_port(resp_port);
+  c.set_ip_proto(proto);
+  c.set_ts_us(f->first_ts);
+  c.set_last_ts_us(f->last_ts);
+  for (int d = 0; d < 2; ++d) {
+    gourmet::v1::DirectionStats* s = d == 0 ? c.mutable_orig_stats() : c.mutable_resp_stats();
+    s->set_pkts(f->dir[d].pkts);
+    s->set_ip_bytes(f->dir[d].ip_bytes);
+    s->set_bytes(f->dir[d].bytes);
+    s->set_missed_bytes(f->dir[d].missed);
+    s->set_truncated_bytes(f->dir[d].truncated);
+  }
+  c.set_conn_state(ConnState(*f, proto));
+  c.set_history(std::string(f->history, f->history_len));
+  if (key.vlan >> 16) c.add_vlan((key.vlan >> 16) - 1);
+  if (key.vlan & 0xffff) c.add_vlan((key.vlan & 0xffff) - 1);
+  c.set_sensor(config_.sensor);
+  c.set_end_reason(reason);
+  if (f->extra) {
+    for (auto& ch : f->extra->chunks) {
+      gourmet::v1::Chunk* out = c.add_chunks();
+      out->set_dir(ch.dir == 0 ? gourmet::v1::Chunk::ORIG : gourmet::v1::Chunk::RESP);
+      out->set_ts_us(ch.ts_us);
+      out->set_gap_before(ch.gap_before);
+      out->set_data(std::move(ch.data));
+    }
+    for (const char* w : f->extra->weirds) c.add_weirds(w);
+  }
+  Unlink(f);
+  flows_.erase(key);
+  ++stats_.flows_exported;
+  on_export_(std::move(c));
+}
+
+void FlowTable::Expire(int64_t now_us) {
+  last_sweep_us_ = now_us;
+  for (int c = 0; c < kNumClasses; ++c) {
+    const int64_t timeout = ToMicros(Timeout(static_cast<TimeoutClass>(c)));
+    while (lists_[c].head && lists_[c].head->last_ts + timeout <= now_us) {
+      Export(lists_[c].head, c == kClosing ? gourmet::v1::END_FIN : gourmet::v1::END_INACTIVITY);
+    }
+  }
+}
+
+void FlowTable::EvictOne() {
+  Flow* victim = nullptr;
+  for (auto& l : lists_) {
+    if (l.head && (!victim || l.head->last_ts < victim->last_ts)) victim = l.head;
+  }
+  if (!victim) return;
+  ++stats_.flows_evicted;
+  Export(victim, gourmet::v1::END_EVICTED);
+}
+
+void FlowTable::FlushAll() {
+  // Oldest activity first, so the order is deterministic.
+  for (;;) {
+    Flow* oldest = nullptr;
+    for (auto& l : lists_) {
+      if (l.head && (!oldest || l.head->last_ts < oldest->last_ts)) oldest = l.head;
+    }
+    if (!oldest) break;
+    Export(oldest, gourmet::v1::END_INPUT);
+  }
+}
+
+}  // namespace gourmet::capture

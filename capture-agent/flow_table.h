@@ -1,0 +1,175 @@
+// The per-worker flow table: connection tracking, Zeek's TCP state and
+// history, TCP reassembly and export of finished connections.
+//
+// One FlowTable belongs to one worker thread and is never locked. Time comes
+// from packet timestamps only, so a pcap run is deterministic. Every buffer is
+// capped, and reaching a cap is counted.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/node_hash_map.h"
+#include "absl/time/time.h"
+#include "capture-agent/packet.h"
+#include "gourmet/v1/connection.pb.h"
+
+namespace gourmet::capture {
+
+struct FlowTableConfig {
+  absl::Duration tcp_timeout = absl::Minutes(5);
+  absl::Duration udp_timeout = absl::Minutes(1);
+  absl::Duration icmp_timeout = absl::Minutes(1);
+  absl::Duration other_timeout = absl::Minutes(1);
+  absl::Duration close_delay = absl::Seconds(5);  // after FIN/FIN or RST (Zeek's tcp_close_delay)
+  absl::Duration active_timeout = absl::Hours(1);  // longest a record may span
+  size_t max_flows = 1 << 20;
+  uint64_t payload_depth = 1 << 20;     // bytes kept per direction
+  uint64_t max_ooo_bytes = 1 << 20;     // out-of-order bytes buffered per direction
+  uint64_t uid_seed = 0;
+  uint16_t community_id_seed = 0;
+  uint32_t worker = 0;
+  std::string sensor;
+};
+
+// Counters a FlowTable keeps; read by the owner between packets.
+struct FlowTableStats {
+  uint64_t packets = 0;
+  uint64_t flows_created = 0;
+  uint64_t flows_exported = 0;
+  uint64_t flows_evicted = 0;      // pushed out by max_flows
+  uint64_t payload_truncated = 0;  // bytes beyond payload_depth
+  uint64_t ooo_dropped = 0;        // out-of-order bytes beyond max_ooo_bytes
+};
+
+// Canonical flow key: the smaller (address, port) endpoint first, so both
+// directions find the same entry. Zero-initialised so it hashes as bytes.
+struct FlowKey {
+  uint8_t addr_a[16];
+  uint8_t addr_b[16];
+  uint16_t port_a;
+  uint16_t port_b;
+  uint32_t vlan;
+  uint8_t proto;
+  uint8_t ip_version;
+  uint8_t pad[2];
+
+  bool operator==(const FlowKey& o) const;
+  template <typename H>
+  friend H AbslHashValue(H h, const FlowKey& k) {
+    return H::combine_contiguous(std::move(h), reinterpret_cast<const unsigned char*>(&k), sizeof(k));
+  }
+};
+
+// Builds the canonical key of `p`; `*from_a` says whether p was sent by side A.
+FlowKey MakeFlowKey(const DecodedPacket& p, bool* from_a);
+
+class FlowTable {
+ public:
+  using ExportFn = std::function<void(gourmet::v1::Connection&&)>;
+
+  FlowTable(FlowTableConfig config, ExportFn on_export);
+  ~FlowTable();
+  FlowTable(const FlowTable&) = delete;
+  FlowTable& operator=(const FlowTable&) = delete;
+
+  // Accounts one decoded IP packet and expires flows whose time has come.
+  void Process(const DecodedPacket& p);
+  // Records an anomaly on the flow of `p` (decoded at least to addresses).
+  void AddWeird(const DecodedPacket& p, const char* name);
+  // Exports every flow (end of input or shutdown).
+  void FlushAll();
+
+  size_t size() const { return flows_.size(); }
+  const FlowTableStats& stats() const { return stats_; }
+
+  enum TimeoutClass : uint8_t { kTcp, kUdp, kIcmp, kOther, kClosing, kNumClasses };
+
+  // TCP endpoint states, as Zeek's TCP_ENDPOINT_*.
+  enum TcpState : uint8_t { kInactive, kSynSent, kSynAckSent, kPartial, kEstablished, kClosed, kReset };
+
+  struct DirStats {
+    uint64_t pkts = 0;
+    uint64_t ip_bytes = 0;
+    uint64_t bytes = 0;  // payload: TCP sequence space, or UDP/ICMP payload
+    uint64_t missed = 0;
+    uint64_t truncated = 0;
+  };
+
+  struct TcpDir {
+    uint32_t base = 0;      // sequence number of relative offset 0 (ISN + 1)
+    uint64_t next = 0;      // next relative offset expected in order
+    uint64_t max_end = 0;   // highest relative end of data seen
+    TcpState state = kInactive;
+    bool has_base = false;
+    uint8_t retransmits_logged = 0;  // history 'T' repeats at 1, 10, 100, ...
+    uint64_t retransmits = 0;
+  };
+
+  // Rarely needed, so allocated on the first payload byte or anomaly.
+  struct FlowExtra {
+    struct Chunk {
+      uint8_t dir;
+      int64_t ts_us;
+      uint64_t gap_before;
+      std::string data;
+    };
+    std::vector<Chunk> chunks;
+    uint64_t kept[2] = {0, 0};
+    std::map<uint64_t, std::string> ooo[2];  // relative offset -> bytes
+    uint64_t ooo_bytes[2] = {0, 0};
+    std::vector<const char*> weirds;
+  };
+
+  struct Flow {
+    const FlowKey* key = nullptr;  // the map's copy
+    Flow* prev = nullptr;          // timeout list links
+    Flow* next = nullptr;
+    int64_t first_ts = 0;
+    int64_t last_ts = 0;
+    uint64_t serial = 0;
+    DirStats dir[2];  // [0] originator, [1] responder
+    TcpDir tcp[2];
+    std::unique_ptr<FlowExtra> extra;
+    uint32_t history_seen = 0;  // one bit per (letter, direction)
+    char history[23] = {};
+    uint8_t history_len = 0;
+    bool orig_is_a = true;
+    TimeoutClass list = kNumClasses;
+  };
+
+ private:
+  struct List {
+    Flow* head = nullptr;
+    Flow* tail = nullptr;
+  };
+
+  Flow* Lookup(const DecodedPacket& p, bool* from_a);
+  void Touch(Flow* f, TimeoutClass c);
+  void Unlink(Flow* f);
+  void Expire(int64_t now_us);
+  void EvictOne();
+  void Export(Flow* f, gourmet::v1::EndReason reason);
+  absl::Duration Timeout(TimeoutClass c) const;
+
+  void TcpPacket(Flow* f, int dir, const DecodedPacket& p);
+  void AddHistory(Flow* f, int dir, char letter);
+  static const char* ConnState(const Flow& f, uint8_t proto);
+  void Deliver(Flow* f, int dir, int64_t ts_us, const uint8_t* data, uint64_t len, uint64_t gap,
+               bool merge);
+  void FlushReassembly(Flow* f, int dir);
+
+  FlowTableConfig config_;
+  ExportFn on_export_;
+  absl::node_hash_map<FlowKey, Flow> flows_;
+  List lists_[kNumClasses];
+  int64_t last_sweep_us_ = 0;
+  uint64_t next_serial_ = 0;
+  FlowTableStats stats_;
+};
+
+}  // namespace gourmet::capture

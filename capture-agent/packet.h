@@ -1,0 +1,47 @@
+// The decoded view of one packet: addresses, ports, flags and a view of the
+// payload inside the capture buffer. Filled in place; owns nothing.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+namespace gourmet::capture {
+
+// Raw packet as a source delivers it; valid until the source's next call.
+struct RawPacket {
+  int64_t ts_us = 0;
+  const uint8_t* data = nullptr;
+  uint32_t caplen = 0;
+  uint32_t wirelen = 0;
+};
+
+enum TcpFlag : uint8_t {
+  kFin = 0x01,
+  kSyn = 0x02,
+  kRst = 0x04,
+  kPsh = 0x08,
+  kAck = 0x10,
+  kUrg = 0x20,
+};
+
+struct DecodedPacket {
+  int64_t ts_us = 0;
+  uint8_t ip_version = 0;  // 4 or 6
+  uint8_t ip_proto = 0;    // 6 tcp, 17 udp, 1 icmp, 58 icmp6, ...
+  uint8_t vlan_count = 0;
+  uint8_t tcp_flags = 0;
+  uint8_t src[16] = {};  // IPv4 uses the first 4 bytes
+  uint8_t dst[16] = {};
+  uint16_t sport = 0;  // ICMP: type
+  uint16_t dport = 0;  // ICMP: code, or the counterpart type for request/reply pairs
+  uint16_t vlan[2] = {};
+  uint16_t tcp_window = 0;
+  uint32_t ip_len = 0;  // IP header + payload as declared by the IP header
+  uint32_t seq = 0;
+  uint32_t ack = 0;
+  const uint8_t* payload = nullptr;  // transport payload, as captured
+  uint32_t payload_len = 0;          // captured bytes of it
+  uint32_t payload_wire_len = 0;     // bytes the headers declare
+};
+
+}  // namespace gourmet::capture

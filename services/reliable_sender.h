@@ -1,0 +1,378 @@
+// ReliableSender: at-least-once delivery of batches over a bidirectional gRPC
+// stream whose responses acknowledge requests by batch_id.
+//
+// Every request is kept until its ack arrives. When the stream breaks, or an
+// ack takes longer than ack_timeout, the stream is cancelled, a new one is
+// opened and every unacknowledged request is sent again, in order. The queue
+// is bounded: Send() blocks when it is full, which backs pressure up to the
+// producer. Used by capture-agent -> analyzer-host and analyzer-host -> sink.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+#include "services/grpc_util.h"
+#include "services/log.h"
+
+namespace gourmet {
+
+struct ReliableSenderOptions {
+  std::string target;                 // gRPC target, e.g. "127.0.0.1:50051"
+  std::string peer_name = "peer";     // for messages: "analyzer", "sink"
+  // Without a working connection for this long, pending requests fail and the
+  // sender gives up. InfiniteDuration() retries forever.
+  absl::Duration give_up_after = absl::Seconds(30);
+  absl::Duration ack_timeout = absl::Seconds(120);
+  size_t max_in_flight = 16;  // sent, not yet acknowledged
+  size_t max_queued = 64;     // waiting to be sent
+};
+
+template <typename Service, typename Req, typename Ack>
+class ReliableSender {
+ public:
+  using Stub = typename Service::Stub;
+  using Reactor = grpc::ClientBidiReactor<Req, Ack>;
+  using StartCallFn = std::function<void(Stub*, grpc::ClientContext*, Reactor*)>;
+  // Called once per request: OK when acknowledged, an error when it failed.
+  using DoneFn = std::function<void(const absl::Status&)>;
+
+  ReliableSender(ReliableSenderOptions options, StartCallFn start_call)
+      : options_(std::move(options)), start_call_(std::move(start_call)) {
+    channel_ = MakeChannel(options_.target);
+    stub_ = Service::NewStub(channel_);
+    thread_ = std::thread([this] { Run(); });
+  }
+
+  ~ReliableSender() { Shutdown(); }
+
+  // Queues `req` (its batch_id is assigned here); blocks while the queue is
+  // full. Fails at once if the sender has given up or is shutting down.
+  absl::Status Send(Req req, DoneFn done) {
+    absl::MutexLock l(&mu_);
+    auto has_room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return queue_.size() < options_.max_queued || !failed_.ok() || shutdown_;
+    };
+    if (!has_room()) {
+      ++blocked_sends_;
+      mu_.Await(absl::Condition(&has_room));
+    }
+    if (!failed_.ok()) return failed_;
+    if (shutdown_) return absl::CancelledError("sender is shutting down");
+    req.set_batch_id(next_id_++);
+    queue_.push_back(Item{std::move(req), std::move(done), absl::InfinitePast()});
+    if (stream_ != nullptr) stream_->PumpLocked();
+    return absl::OkStatus();
+  }
+
+  // Blocks until every request sent so far is acknowledged or has failed.
+  absl::Status Flush() {
+    absl::MutexLock l(&mu_);
+    mu_.Await(absl::Condition(
+        +[](ReliableSender* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
+          return (s->queue_.empty() && s->in_flight_.empty()) || !s->failed_.ok();
+        },
+        this));
+    return failed_;
+  }
+
+  // Stops the sender. Requests not yet acknowledged fail with CANCELLED.
+  void Shutdown() {
+    {
+      absl::MutexLock l(&mu_);
+      if (shutdown_) return;
+      shutdown_ = true;
+      if (stream_ != nullptr) {
+        stream_->PumpLocked();  // half-closes an idle stream
+        if (!queue_.empty() || !in_flight_.empty()) stream_->Cancel();
+      }
+    }
+    if (thread_.joinable()) thread_.join();
+  }
+
+  absl::Status status() {
+    absl::MutexLock l(&mu_);
+    return failed_;
+  }
+  size_t pending() {
+    absl::MutexLock l(&mu_);
+    return queue_.size() + in_flight_.size();
+  }
+  uint64_t resent() {
+    absl::MutexLock l(&mu_);
+    return resent_;
+  }
+  uint64_t reconnects() {
+    absl::MutexLock l(&mu_);
+    return reconnects_;
+  }
+  uint64_t blocked_sends() {
+    absl::MutexLock l(&mu_);
+    return blocked_sends_;
+  }
+
+ private:
+  struct Item {
+    Req req;
+    DoneFn done;
+    absl::Time sent_at;
+  };
+
+  class Stream : public Reactor {
+   public:
+    Stream(ReliableSender* s) : s_(s) {}
+
+    void Start() {
+      s_->start_call_(s_->stub_.get(), &ctx_, this);
+      this->StartRead(&ack_);
+      this->StartCall();
+      absl::MutexLock l(&s_->mu_);
+      PumpLocked();
+    }
+
+    // Starts the next write if none is in flight.
+    void PumpLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(s_->mu_) {
+      if (write_in_flight_ || writes_done_ || done_) return;
+      if (!s_->queue_.empty() && s_->in_flight_.size() < s_->options_.max_in_flight) {
+        Item item = std::move(s_->queue_.front());
+        s_->queue_.pop_front();
+        item.sent_at = absl::Now();
+        const uint64_t id = item.req.batch_id();
+        auto it = s_->in_flight_.emplace(id, std::move(item)).first;
+        write_in_flight_ = true;
+        writing_id_ = id;
+        this->StartWrite(&it->second.req);
+      } else if (s_->shutdown_ && s_->queue_.empty() && s_->in_flight_.empty()) {
+        writes_done_ = true;
+        this->StartWritesDone();
+      }
+    }
+
+    void Cancel() { ctx_.TryCancel(); }
+
+    void OnWriteDone(bool ok) override {
+      std::vector<std::pair<DoneFn, absl::Status>> done;
+      {
+        absl::MutexLock l(&s_->mu_);
+        write_in_flight_ = false;
+        // The request must outlive its write, so an ack that overtook the
+        // write completion is finished here.
+        if (deferred_ack_) {
+          deferred_ack_ = false;
+          FinishLocked(writing_id_, deferred_error_, &done);
+        }
+        if (ok) PumpLocked();
+      }
+      for (auto& [fn, st] : done) fn(st);
+    }
+
+    void OnReadDone(bool ok) override {
+      if (!ok) return;  // the server closed the stream; OnDone follows
+      std::vector<std::pair<DoneFn, absl::Status>> done;
+      {
+        absl::MutexLock l(&s_->mu_);
+        const uint64_t id = ack_.batch_id();
+        absl::Status st = ack_.error().empty()
+                              ? absl::OkStatus()
+                              : absl::InternalError(absl::StrCat(s_->options_.peer_name, ": ", ack_.error()));
+        if (write_in_flight_ && id == writing_id_) {
+          deferred_ack_ = true;
+          deferred_error_ = st;
+        } else {
+          FinishLocked(id, st, &done);
+        }
+        progress_ = true;
+        PumpLocked();
+      }
+      for (auto& [fn, st] : done) fn(st);
+      this->StartRead(&ack_);
+    }
+
+    void OnDone(const grpc::Status& status) override {
+      absl::MutexLock l(&s_->mu_);
+      status_ = status;
+      done_ = true;
+    }
+
+    bool done() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(s_->mu_) { return done_; }
+    bool progress() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(s_->mu_) { return progress_; }
+    const grpc::Status& status() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(s_->mu_) { return status_; }
+
+   private:
+    void FinishLocked(uint64_t id, const absl::Status& st,
+                      std::vector<std::pair<DoneFn, absl::Status>>* done)
+        ABSL_EXCLUSIVE_LOCKS_REQUIRED(s_->mu_) {
+      auto it = s_->in_flight_.find(id);
+      if (it == s_->in_flight_.end()) return;  // a duplicate ack
+      if (it->second.done) done->emplace_back(std::move(it->second.done), st);
+      s_->in_flight_.erase(it);
+    }
+
+    ReliableSender* s_;
+    grpc::ClientContext ctx_;
+    Ack ack_;
+    bool write_in_flight_ = false;
+    bool writes_done_ = false;
+    bool done_ = false;
+    bool progress_ = false;
+    bool deferred_ack_ = false;
+    absl::Status deferred_error_;
+    uint64_t writing_id_ = 0;
+    grpc::Status status_;
+  };
+
+  bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !queue_.empty() || !in_flight_.empty();
+  }
+
+  // Fails every pending request; called when giving up or shutting down.
+  void FailAll(const absl::Status& st) {
+    std::vector<DoneFn> fns;
+    {
+      absl::MutexLock l(&mu_);
+      for (auto& [id, item] : in_flight_) fns.push_back(std::move(item.done));
+      for (auto& item : queue_) fns.push_back(std::move(item.done));
+      in_flight_.clear();
+      queue_.clear();
+    }
+    for (auto& fn : fns) {
+      if (fn) fn(st);
+    }
+  }
+
+  void GiveUp(const absl::Status& st) {
+    {
+      absl::MutexLock l(&mu_);
+      failed_ = st;
+    }
+    LogError("%s", st.message());
+    FailAll(st);
+  }
+
+  // The connection loop: connect, run a stream until it ends, resend.
+  void Run() {
+    absl::Time disconnected_since = absl::Now();
+    absl::Time last_warning = absl::InfinitePast();
+    absl::Duration backoff = absl::Milliseconds(100);
+    for (;;) {
+      {
+        absl::MutexLock l(&mu_);
+        mu_.Await(absl::Condition(
+            +[](ReliableSender* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
+              return s->shutdown_ || s->HasWork();
+            },
+            this));
+        if (shutdown_ && !HasWork()) return;
+        if (shutdown_) break;
+      }
+      // Work is waiting: make sure there is a connection.
+      const absl::Time now = absl::Now();
+      if (!channel_->WaitForConnected(absl::ToChronoTime(now + absl::Seconds(1)))) {
+        const absl::Duration down = absl::Now() - disconnected_since;
+        if (status().ok() && down > options_.give_up_after) {
+          GiveUp(absl::UnavailableError(absl::StrCat(
+              "cannot reach ", options_.peer_name, " at ", options_.target, ": no connection for ",
+              absl::FormatDuration(absl::Trunc(down, absl::Seconds(1))))));
+          return;
+        }
+        if (absl::Now() - last_warning > absl::Seconds(5)) {
+          LogWarning("waiting for %s at %s (%s so far)", options_.peer_name, options_.target,
+                     absl::FormatDuration(absl::Trunc(down, absl::Seconds(1))));
+          last_warning = absl::Now();
+        }
+        continue;
+      }
+      auto stream = std::make_unique<Stream>(this);
+      {
+        absl::MutexLock l(&mu_);
+        stream_ = stream.get();
+      }
+      stream->Start();
+      bool made_progress = false;
+      grpc::Status status;
+      {
+        absl::MutexLock l(&mu_);
+        for (;;) {
+          mu_.AwaitWithTimeout(absl::Condition(
+                                   +[](Stream* s) ABSL_NO_THREAD_SAFETY_ANALYSIS { return s->done(); },
+                                   stream.get()),
+                               absl::Seconds(1));
+          if (stream->done()) break;
+          // An ack that never comes means a stuck peer: start over elsewhere.
+          for (const auto& [id, item] : in_flight_) {
+            if (absl::Now() - item.sent_at > options_.ack_timeout) {
+              LogWarning("%s at %s did not acknowledge batch %d within %s; reconnecting",
+                         options_.peer_name, options_.target, id,
+                         absl::FormatDuration(options_.ack_timeout));
+              stream->Cancel();
+              break;
+            }
+          }
+        }
+        stream_ = nullptr;
+        made_progress = stream->progress();
+        status = stream->status();
+        // Everything unacknowledged goes back to the front of the queue, in order.
+        for (auto it = in_flight_.rbegin(); it != in_flight_.rend(); ++it) {
+          queue_.push_front(std::move(it->second));
+          ++resent_;
+        }
+        in_flight_.clear();
+        if (!shutdown_ || HasWork()) ++reconnects_;
+      }
+      stream.reset();
+      if (made_progress) {
+        disconnected_since = absl::Now();
+        backoff = absl::Milliseconds(100);
+      }
+      {
+        absl::MutexLock l(&mu_);
+        if (shutdown_ && !HasWork()) return;
+        if (shutdown_) break;
+      }
+      if (!status.ok()) {
+        LogWarning("stream to %s at %s ended: %s; resending unacknowledged batches",
+                   options_.peer_name, options_.target, status.error_message());
+        absl::SleepFor(backoff);
+        backoff = std::min(backoff * 2, absl::Seconds(5));
+      }
+      if (absl::Now() - disconnected_since > options_.give_up_after) {
+        GiveUp(absl::UnavailableError(absl::StrCat(options_.peer_name, " at ", options_.target,
+                                                   " keeps failing: ", status.error_message())));
+        return;
+      }
+    }
+    FailAll(absl::CancelledError("sender shut down before delivery"));
+  }
+
+  const ReliableSenderOptions options_;
+  const StartCallFn start_call_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<Stub> stub_;
+
+  absl::Mutex mu_;
+  std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
+  std::map<uint64_t, Item> in_flight_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status failed_ ABSL_GUARDED_BY(mu_);
+  Stream* stream_ ABSL_GUARDED_BY(mu_) = nullptr;
+  uint64_t resent_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t reconnects_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t blocked_sends_ ABSL_GUARDED_BY(mu_) = 0;
+  std::thread thread_;
+};
+
+}  // namespace gourmet
