@@ -20,7 +20,8 @@
 namespace gourmet::analyzer {
 namespace {
 
-using SinkSender = ReliableSender<gourmet::v1::LogSink, gourmet::v1::IngestBatch, gourmet::v1::IngestAck>;
+using SinkSender =
+    ReliableSender<gourmet::v1::LogSink, gourmet::v1::IngestBatch, gourmet::v1::IngestAck>;
 
 nlohmann::json YamlToJson(const YAML::Node& n) {
   switch (n.Type()) {
@@ -59,7 +60,8 @@ std::vector<FlagSpec> AnalyzerFlags() {
       {"metrics", 0, "metrics_listen", "HOST:PORT", "serve Prometheus /metrics here ('' = off)"},
       {"workers", 'w', "workers", "N", "analysis threads"},
       {"plugin-dir", 0, "plugin_dir", "DIR", "where plugins named without a path are found"},
-      {"plugins", 'p', "plugins", "NAMES", "comma-separated plugin names (overrides the config's list)"},
+      {"plugins", 'p', "plugins", "NAMES",
+       "comma-separated plugin names (overrides the config's list)"},
       {"port-file", 0, "port_file", "FILE", "write the bound gRPC port here once serving"},
   };
 }
@@ -95,7 +97,8 @@ absl::StatusOr<AnalyzerConfig> AnalyzerConfigFromYaml(ConfigReader* r) {
         for (const auto& kv : item) {
           const std::string k = kv.first.as<std::string>();
           if (k != "name" && k != "path" && k != "key" && k != "depends_on" && k != "config") {
-            r->Fail(where, absl::StrCat("unknown key '", k, "' (name, path, key, depends_on, config)"));
+            r->Fail(where,
+                    absl::StrCat("unknown key '", k, "' (name, path, key, depends_on, config)"));
           }
         }
         if (item["name"]) spec.name = item["name"].as<std::string>();
@@ -117,7 +120,8 @@ absl::StatusOr<AnalyzerConfig> AnalyzerConfigFromYaml(ConfigReader* r) {
         r->Fail(where, "a plugin needs a name");
         continue;
       }
-      if (spec.path.empty()) spec.path = (std::filesystem::path(dir) / (spec.name + ".so")).string();
+      if (spec.path.empty())
+        spec.path = (std::filesystem::path(dir) / (spec.name + ".so")).string();
       if (spec.key.empty()) spec.key = spec.name;
       c.plugins.push_back(std::move(spec));
     }
@@ -130,10 +134,14 @@ class AnalyzerHost::Impl final : public gourmet::v1::Analyzer::CallbackService {
   Impl(AnalyzerConfig config, std::shared_ptr<prometheus::Registry> registry)
       : config_(std::move(config)),
         registry_(std::move(registry)),
-        batches_(NewCounter(*registry_, "gourmet_analyzer_batches_total", "Batches received from agents")),
-        connections_(NewCounter(*registry_, "gourmet_analyzer_connections_total", "Connections analysed")),
-        acked_(NewCounter(*registry_, "gourmet_analyzer_batches_acked_total", "Batches acknowledged to agents after the sink stored them")),
-        sink_failures_(NewCounter(*registry_, "gourmet_analyzer_sink_failures_total", "Batches the sink could not store")),
+        batches_(NewCounter(*registry_, "gourmet_analyzer_batches_total",
+                            "Batches received from agents")),
+        connections_(
+            NewCounter(*registry_, "gourmet_analyzer_connections_total", "Connections analysed")),
+        acked_(NewCounter(*registry_, "gourmet_analyzer_batches_acked_total",
+                          "Batches acknowledged to agents after the sink stored them")),
+        sink_failures_(NewCounter(*registry_, "gourmet_analyzer_sink_failures_total",
+                                  "Batches the sink could not store")),
         streams_(NewGauge(*registry_, "gourmet_analyzer_agent_streams", "Open agent streams")) {}
 
   absl::Status Init() {
@@ -159,7 +167,8 @@ class AnalyzerHost::Impl final : public gourmet::v1::Analyzer::CallbackService {
   }
 
   void Shutdown() {
-    if (server_.server) server_.server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    if (server_.server)
+      server_.server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
     pool_.reset();
     if (sink_) sink_->Shutdown();
   }
@@ -173,7 +182,9 @@ class AnalyzerHost::Impl final : public gourmet::v1::Analyzer::CallbackService {
         config_.max_batches_per_stream,
         [this](std::shared_ptr<gourmet::v1::ConnectionBatch> batch, Stream::DoneFn done) {
           batches_.Increment();
-          pool_->Submit([this, batch, done = std::move(done)]() mutable { Process(*batch, std::move(done)); });
+          pool_->Submit([this, batch, done = std::move(done)]() mutable {
+            Process(*batch, std::move(done));
+          });
         },
         [this] { streams_.Decrement(); });
   }
@@ -216,8 +227,8 @@ class AnalyzerHost::Impl final : public gourmet::v1::Analyzer::CallbackService {
   StartedServer server_;
 };
 
-absl::StatusOr<std::unique_ptr<AnalyzerHost>> AnalyzerHost::Start(AnalyzerConfig config,
-                                                                   std::shared_ptr<prometheus::Registry> registry) {
+absl::StatusOr<std::unique_ptr<AnalyzerHost>> AnalyzerHost::Start(
+    AnalyzerConfig config, std::shared_ptr<prometheus::Registry> registry) {
   auto impl = std::make_unique<Impl>(std::move(config), std::move(registry));
   absl::Status st = impl->Init();
   if (!st.ok()) return st;

@@ -33,8 +33,8 @@ class AnalyzerHost {
  public:
   // Loads the plugins and starts serving. Fails with a clear message if a
   // plugin cannot be loaded or the address cannot be bound.
-  static absl::StatusOr<std::unique_ptr<AnalyzerHost>> Start(AnalyzerConfig config,
-                                                             std::shared_ptr<prometheus::Registry> registry);
+  static absl::StatusOr<std::unique_ptr<AnalyzerHost>> Start(
+      AnalyzerConfig config, std::shared_ptr<prometheus::Registry> registry);
   ~AnalyzerHost();
 
   int port() const;

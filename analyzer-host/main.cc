@@ -19,8 +19,11 @@ int main(int argc, char** argv) {
   }
   if (args->help) {
     std::fputs(Usage("analyzer-host [-c FILE] [options]",
-                     "Runs analyzer plugins over connections from capture agents and sends results to the log sink.",
-                     flags).c_str(), stdout);
+                     "Runs analyzer plugins over connections from capture agents and sends results "
+                     "to the log sink.",
+                     flags)
+                   .c_str(),
+               stdout);
     return 0;
   }
   ConfigReader reader(args->config);

@@ -16,8 +16,10 @@ namespace {
 
 std::string AddrToString(const std::string& a) {
   char buf[INET6_ADDRSTRLEN] = {};
-  if (a.size() == 4) inet_ntop(AF_INET, a.data(), buf, sizeof(buf));
-  else if (a.size() == 16) inet_ntop(AF_INET6, a.data(), buf, sizeof(buf));
+  if (a.size() == 4)
+    inet_ntop(AF_INET, a.data(), buf, sizeof(buf));
+  else if (a.size() == 16)
+    inet_ntop(AF_INET6, a.data(), buf, sizeof(buf));
   return buf;
 }
 
@@ -56,7 +58,8 @@ absl::StatusOr<std::vector<PluginSpec>> OrderByDependencies(std::vector<PluginSp
   std::map<std::string, size_t> by_key;
   for (size_t i = 0; i < specs.size(); ++i) {
     if (!by_key.emplace(specs[i].key, i).second) {
-      return absl::InvalidArgumentError(absl::StrCat("two plugins store their result under '", specs[i].key, "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("two plugins store their result under '", specs[i].key, "'"));
     }
   }
   for (const PluginSpec& s : specs) {
@@ -75,7 +78,8 @@ absl::StatusOr<std::vector<PluginSpec>> OrderByDependencies(std::vector<PluginSp
     if (color[i] == 2) return absl::OkStatus();
     path.push_back(specs[i].key);
     if (color[i] == 1) {
-      return absl::InvalidArgumentError(absl::StrCat("plugin dependency cycle: ", absl::StrJoin(path, " -> ")));
+      return absl::InvalidArgumentError(
+          absl::StrCat("plugin dependency cycle: ", absl::StrJoin(path, " -> ")));
     }
     color[i] = 1;
     for (const std::string& d : specs[i].depends_on) {
@@ -101,20 +105,33 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(std::vector<PluginSpe
   if (!ordered.ok()) return ordered.status();
   std::unique_ptr<Pipeline> p(new Pipeline());
   p->max_result_bytes_ = max_result_bytes;
-  auto& calls = prometheus::BuildCounter().Name("gourmet_plugin_calls_total").Help("Connections offered to a plugin's filter").Register(registry);
-  auto& passes = prometheus::BuildCounter().Name("gourmet_plugin_filter_passes_total").Help("Connections a plugin's filter accepted").Register(registry);
-  auto& errors = prometheus::BuildCounter().Name("gourmet_plugin_errors_total").Help("Plugin failures: errors, exceptions, invalid or oversized results").Register(registry);
-  auto& seconds = prometheus::BuildHistogram().Name("gourmet_plugin_analyze_seconds").Help("Time spent in a plugin's analyze").Register(registry);
+  auto& calls = prometheus::BuildCounter()
+                    .Name("gourmet_plugin_calls_total")
+                    .Help("Connections offered to a plugin's filter")
+                    .Register(registry);
+  auto& passes = prometheus::BuildCounter()
+                     .Name("gourmet_plugin_filter_passes_total")
+                     .Help("Connections a plugin's filter accepted")
+                     .Register(registry);
+  auto& errors = prometheus::BuildCounter()
+                     .Name("gourmet_plugin_errors_total")
+                     .Help("Plugin failures: errors, exceptions, invalid or oversized results")
+                     .Register(registry);
+  auto& seconds = prometheus::BuildHistogram()
+                      .Name("gourmet_plugin_analyze_seconds")
+                      .Help("Time spent in a plugin's analyze")
+                      .Register(registry);
   for (PluginSpec& spec : *ordered) {
-    absl::StatusOr<std::unique_ptr<LoadedPlugin>> plugin = LoadedPlugin::Load(spec.path, spec.config_json);
+    absl::StatusOr<std::unique_ptr<LoadedPlugin>> plugin =
+        LoadedPlugin::Load(spec.path, spec.config_json);
     if (!plugin.ok()) return plugin.status();
     auto stage = std::make_unique<Stage>();
     const prometheus::Labels labels{{"plugin", spec.key}};
     stage->calls = &calls.Add(labels);
     stage->passes = &passes.Add(labels);
     stage->errors = &errors.Add(labels);
-    stage->seconds = &seconds.Add(labels, prometheus::Histogram::BucketBoundaries{
-        1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1});
+    stage->seconds = &seconds.Add(
+        labels, prometheus::Histogram::BucketBoundaries{1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1});
     stage->spec = std::move(spec);
     stage->plugin = std::move(*plugin);
     p->stages_.push_back(std::move(stage));
@@ -137,16 +154,25 @@ void Pipeline::Analyze(gourmet::v1::Connection* conn, gourmet::v1::Record* out) 
   const std::string resp_h = AddrToString(conn->resp().addr());
   std::string proto;
   switch (conn->ip_proto()) {
-    case 6: proto = "tcp"; break;
-    case 17: proto = "udp"; break;
-    case 1: case 58: proto = "icmp"; break;
-    default: proto = "unknown_transport";
+    case 6:
+      proto = "tcp";
+      break;
+    case 17:
+      proto = "udp";
+      break;
+    case 1:
+    case 58:
+      proto = "icmp";
+      break;
+    default:
+      proto = "unknown_transport";
   }
   std::vector<gourmet_chunk> chunks;
   chunks.reserve(conn->chunks_size());
   for (const auto& c : conn->chunks()) {
-    chunks.push_back({c.dir() == gourmet::v1::Chunk::RESP ? GOURMET_DIR_RESP : GOURMET_DIR_ORIG, c.ts_us(),
-                      reinterpret_cast<const uint8_t*>(c.data().data()), c.data().size(), c.gap_before()});
+    chunks.push_back({c.dir() == gourmet::v1::Chunk::RESP ? GOURMET_DIR_RESP : GOURMET_DIR_ORIG,
+                      c.ts_us(), reinterpret_cast<const uint8_t*>(c.data().data()), c.data().size(),
+                      c.gap_before()});
   }
   // Keys and results of plugins that already ran, visible to dependants.
   std::vector<std::string> result_keys, result_json;
@@ -183,7 +209,8 @@ void Pipeline::Analyze(gourmet::v1::Connection* conn, gourmet::v1::Record* out) 
     gourmet_output host{&o, &SetResult, &SetError};
     const auto t0 = std::chrono::steady_clock::now();
     const int recognised = api.analyze(stage->plugin->instance(), &view, &host);
-    stage->seconds->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    stage->seconds->Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     const std::string& key = stage->spec.key;
     if (o.has_error) {
       stage->errors->Increment();
@@ -193,8 +220,8 @@ void Pipeline::Analyze(gourmet::v1::Connection* conn, gourmet::v1::Record* out) 
     if (!o.has_result) continue;
     if (o.result.size() > max_result_bytes_) {
       stage->errors->Increment();
-      (*out->mutable_errors())[key] = absl::StrCat("result of ", o.result.size(), " bytes exceeds the limit of ",
-                                                   max_result_bytes_);
+      (*out->mutable_errors())[key] = absl::StrCat(
+          "result of ", o.result.size(), " bytes exceeds the limit of ", max_result_bytes_);
       continue;
     }
     // Re-serialised compactly: a result with newlines would break JSON lines.

@@ -22,10 +22,12 @@ std::vector<FlagSpec> AgentFlags() {
       {"analyzer", 'a', "analyzer", "HOST:PORT", "analyzer pool to send connections to"},
       {"sensor", 0, "sensor", "NAME", "sensor name written in each record (default: host name)"},
       {"metrics", 0, "metrics_listen", "HOST:PORT", "serve Prometheus /metrics here ('' = off)"},
-      {"connect-timeout", 0, "connect_timeout", "DURATION", "give up when the analyzer is unreachable this long"},
+      {"connect-timeout", 0, "connect_timeout", "DURATION",
+       "give up when the analyzer is unreachable this long"},
       {"seed", 0, "uid_seed", "N", "seed for connection uids (same pcap + seed = same uids)"},
       {"payload-depth", 0, "flows.payload_depth", "BYTES", "payload bytes kept per direction"},
-      {"max-flows", 0, "flows.max_flows", "N", "flow table cap; the oldest flow is evicted beyond it"},
+      {"max-flows", 0, "flows.max_flows", "N",
+       "flow table cap; the oldest flow is evicted beyond it"},
   };
 }
 
@@ -46,7 +48,8 @@ absl::StatusOr<AgentConfig> AgentConfigFromYaml(const YAML::Node& root, ConfigRe
   c.exporter.max_in_flight = r->Int("batch.max_in_flight", 8, 1, 1024);
   c.exporter.max_queued = r->Int("batch.max_queued", 32, 1, 100000);
   const int64_t seed = r->Int("uid_seed", -1, -1, INT64_MAX);
-  c.flows.uid_seed = seed >= 0 ? static_cast<uint64_t>(seed) : std::random_device{}() * 0x100000001ULL;
+  c.flows.uid_seed =
+      seed >= 0 ? static_cast<uint64_t>(seed) : std::random_device{}() * 0x100000001ULL;
   c.flows.community_id_seed = r->Int("community_id_seed", 0, 0, 65535);
   c.flows.tcp_timeout = r->Duration("flows.tcp_timeout", absl::Minutes(5));
   c.flows.udp_timeout = r->Duration("flows.udp_timeout", absl::Minutes(1));
@@ -69,18 +72,29 @@ struct Agent::Metrics {
   explicit Metrics(prometheus::Registry& r)
       : registry(r),
         packets(NewCounter(r, "gourmet_agent_packets_total", "Packets read from the source")),
-        bytes(NewCounter(r, "gourmet_agent_bytes_total", "Bytes read from the source (wire length)")),
-        non_ip(NewCounter(r, "gourmet_agent_non_ip_packets_total", "Packets that carry no IP (ARP, LLDP, ...)")),
+        bytes(
+            NewCounter(r, "gourmet_agent_bytes_total", "Bytes read from the source (wire length)")),
+        non_ip(NewCounter(r, "gourmet_agent_non_ip_packets_total",
+                          "Packets that carry no IP (ARP, LLDP, ...)")),
         connections(NewCounter(r, "gourmet_agent_connections_total", "Connections exported")),
-        connections_acked(NewCounter(r, "gourmet_agent_connections_acked_total", "Connections acknowledged end to end")),
-        connections_failed(NewCounter(r, "gourmet_agent_connections_failed_total", "Connections that could not be delivered")),
+        connections_acked(NewCounter(r, "gourmet_agent_connections_acked_total",
+                                     "Connections acknowledged end to end")),
+        connections_failed(NewCounter(r, "gourmet_agent_connections_failed_total",
+                                      "Connections that could not be delivered")),
         batches(NewCounter(r, "gourmet_agent_batches_total", "Batches sent to the analyzer pool")),
-        evicted(NewCounter(r, "gourmet_agent_flows_evicted_total", "Flows evicted because the flow table was full")),
-        truncated(NewCounter(r, "gourmet_agent_payload_truncated_bytes_total", "Payload bytes beyond the payload depth")),
-        ooo_dropped(NewCounter(r, "gourmet_agent_ooo_dropped_bytes_total", "Out-of-order bytes beyond the reassembly buffer cap")),
+        evicted(NewCounter(r, "gourmet_agent_flows_evicted_total",
+                           "Flows evicted because the flow table was full")),
+        truncated(NewCounter(r, "gourmet_agent_payload_truncated_bytes_total",
+                             "Payload bytes beyond the payload depth")),
+        ooo_dropped(NewCounter(r, "gourmet_agent_ooo_dropped_bytes_total",
+                               "Out-of-order bytes beyond the reassembly buffer cap")),
         active_flows(NewGauge(r, "gourmet_agent_active_flows", "Flows being tracked")),
-        pending_batches(NewGauge(r, "gourmet_agent_pending_batches", "Batches not yet acknowledged")),
-        weird_family(prometheus::BuildCounter().Name("gourmet_agent_weirds_total").Help("Anomalies seen, by name").Register(r)) {}
+        pending_batches(
+            NewGauge(r, "gourmet_agent_pending_batches", "Batches not yet acknowledged")),
+        weird_family(prometheus::BuildCounter()
+                         .Name("gourmet_agent_weirds_total")
+                         .Help("Anomalies seen, by name")
+                         .Register(r)) {}
 
   prometheus::Counter& Weird(const char* name) {
     auto it = weirds.find(name);
@@ -106,16 +120,20 @@ struct Agent::Metrics {
 };
 
 Agent::Agent(AgentConfig config, std::shared_ptr<prometheus::Registry> registry)
-    : config_(std::move(config)), registry_(std::move(registry)), metrics_(std::make_unique<Metrics>(*registry_)) {}
+    : config_(std::move(config)),
+      registry_(std::move(registry)),
+      metrics_(std::make_unique<Metrics>(*registry_)) {}
 
 Agent::~Agent() = default;
 
 absl::Status Agent::Run(const std::function<void(const AgentProgress&)>& progress) {
   if (!config_.interface.empty()) {
-    return absl::UnimplementedError(absl::StrCat(
-        "live capture (-i ", config_.interface, ") is not available in this release; read a file with -r"));
+    return absl::UnimplementedError(
+        absl::StrCat("live capture (-i ", config_.interface,
+                     ") is not available in this release; read a file with -r"));
   }
-  absl::StatusOr<std::unique_ptr<PcapFileSource>> opened = PcapFileSource::Open(config_.read_file, config_.bpf);
+  absl::StatusOr<std::unique_ptr<PcapFileSource>> opened =
+      PcapFileSource::Open(config_.read_file, config_.bpf);
   if (!opened.ok()) return opened.status();
   PcapFileSource& source = **opened;
   const int dlt = source.datalink();
@@ -172,7 +190,8 @@ absl::Status Agent::Run(const std::function<void(const AgentProgress&)>& progres
     const PcapFileSource::Next n = source.Read(&raw);
     if (n == PcapFileSource::Next::kEnd) break;
     if (n == PcapFileSource::Next::kError) {
-      read_status = absl::DataLossError(absl::StrCat(source.error(), " (", p.packets, " packets read before it)"));
+      read_status = absl::DataLossError(
+          absl::StrCat(source.error(), " (", p.packets, " packets read before it)"));
       break;
     }
     ++p.packets;
@@ -209,7 +228,8 @@ absl::Status Agent::Run(const std::function<void(const AgentProgress&)>& progres
   summary_ = p;
   if (!export_status.ok()) return export_status;
   if (exporter.connections_failed() > 0) {
-    return absl::InternalError(absl::StrCat(exporter.connections_failed(), " connections were refused by the analyzer pool"));
+    return absl::InternalError(absl::StrCat(exporter.connections_failed(),
+                                            " connections were refused by the analyzer pool"));
   }
   return read_status;
 }

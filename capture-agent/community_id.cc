@@ -11,8 +11,8 @@ namespace {
 // The spec's ICMP type mapping: a request/reply pair maps to the same flow;
 // one-way types keep type/code and are never swapped.
 bool IcmpPorts(uint8_t proto, uint16_t type, uint16_t code, uint16_t* sport, uint16_t* dport) {
-  static const int v4[][2] = {{8, 0}, {0, 8}, {13, 14}, {14, 13}, {15, 16}, {16, 15},
-                              {10, 9}, {9, 10}, {17, 18}, {18, 17}};
+  static const int v4[][2] = {{8, 0},   {0, 8},  {13, 14}, {14, 13}, {15, 16},
+                              {16, 15}, {10, 9}, {9, 10},  {17, 18}, {18, 17}};
   static const int v6[][2] = {{128, 129}, {129, 128}, {133, 134}, {134, 133}, {135, 136},
                               {136, 135}, {130, 131}, {131, 130}, {144, 145}, {145, 144}};
   *sport = type;

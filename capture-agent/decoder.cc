@@ -22,19 +22,49 @@ constexpr uint16_t kEtherQinQOld = 0x9100;
 int IcmpCounterpart(uint8_t type, bool v6) {
   if (!v6) {
     switch (type) {
-      case 8: return 0;    case 0: return 8;     // echo
-      case 13: return 14;  case 14: return 13;   // timestamp
-      case 15: return 16;  case 16: return 15;   // info
-      case 10: return 9;   case 9: return 10;    // router solicitation/advert
-      case 17: return 18;  case 18: return 17;   // address mask
+      case 8:
+        return 0;
+      case 0:
+        return 8;  // echo
+      case 13:
+        return 14;
+      case 14:
+        return 13;  // timestamp
+      case 15:
+        return 16;
+      case 16:
+        return 15;  // info
+      case 10:
+        return 9;
+      case 9:
+        return 10;  // router solicitation/advert
+      case 17:
+        return 18;
+      case 18:
+        return 17;  // address mask
     }
   } else {
     switch (type) {
-      case 128: return 129; case 129: return 128;  // echo
-      case 133: return 134; case 134: return 133;  // router
-      case 135: return 136; case 136: return 135;  // neighbor
-      case 130: return 131; case 131: return 130;  // multicast listener
-      case 144: return 145; case 145: return 144;  // home agent discovery
+      case 128:
+        return 129;
+      case 129:
+        return 128;  // echo
+      case 133:
+        return 134;
+      case 134:
+        return 133;  // router
+      case 135:
+        return 136;
+      case 136:
+        return 135;  // neighbor
+      case 130:
+        return 131;
+      case 131:
+        return 130;  // multicast listener
+      case 144:
+        return 145;
+      case 145:
+        return 144;  // home agent discovery
     }
   }
   return -1;
@@ -132,9 +162,9 @@ DecodeResult DecodeIpv6(const uint8_t* p, uint32_t len, DecodedPacket* out, cons
   // Walk extension headers (RFC 8200 section 4) to the transport header.
   for (int guard = 0; guard < 16; ++guard) {
     switch (next) {
-      case 0:    // hop-by-hop
-      case 43:   // routing
-      case 60: { // destination options
+      case 0:     // hop-by-hop
+      case 43:    // routing
+      case 60: {  // destination options
         if (captured < 8) return Weird(weird, "truncated_ip6_ext_header");
         const uint32_t hlen = (cur[1] + 1u) * 8u;
         if (hlen > wire) return Weird(weird, "bad_ip6_ext_header_len");
@@ -186,18 +216,24 @@ DecodeResult DecodeEtherPayload(uint16_t ethertype, const uint8_t* p, uint32_t l
   }
   if (out->vlan_count > 2) out->vlan_count = 2;
   switch (ethertype) {
-    case kEtherIpv4: return DecodeIpv4(p, len, out, weird);
-    case kEtherIpv6: return DecodeIpv6(p, len, out, weird);
-    default: return DecodeResult::kNotIp;
+    case kEtherIpv4:
+      return DecodeIpv4(p, len, out, weird);
+    case kEtherIpv6:
+      return DecodeIpv6(p, len, out, weird);
+    default:
+      return DecodeResult::kNotIp;
   }
 }
 
 DecodeResult DecodeRawIp(const uint8_t* p, uint32_t len, DecodedPacket* out, const char** weird) {
   if (len < 1) return Weird(weird, "truncated_ip_header");
   switch (p[0] >> 4) {
-    case 4: return DecodeIpv4(p, len, out, weird);
-    case 6: return DecodeIpv6(p, len, out, weird);
-    default: return Weird(weird, "bad_ip_version");
+    case 4:
+      return DecodeIpv4(p, len, out, weird);
+    case 6:
+      return DecodeIpv6(p, len, out, weird);
+    default:
+      return Weird(weird, "bad_ip_version");
   }
 }
 
@@ -205,8 +241,15 @@ DecodeResult DecodeRawIp(const uint8_t* p, uint32_t len, DecodedPacket* out, con
 
 bool IsSupportedLinkType(int dlt) {
   switch (dlt) {
-    case kLinkNull: case kLinkEthernet: case kLinkRaw: case kLinkRawAlt: case kLinkLoop:
-    case kLinkLinuxSll: case kLinkIpv4: case kLinkIpv6: case kLinkLinuxSll2:
+    case kLinkNull:
+    case kLinkEthernet:
+    case kLinkRaw:
+    case kLinkRawAlt:
+    case kLinkLoop:
+    case kLinkLinuxSll:
+    case kLinkIpv4:
+    case kLinkIpv6:
+    case kLinkLinuxSll2:
       return true;
   }
   return false;

@@ -11,11 +11,11 @@ namespace gourmet::capture {
 
 // libpcap DLT_* values we decode.
 enum LinkType : int {
-  kLinkNull = 0,        // BSD loopback
+  kLinkNull = 0,  // BSD loopback
   kLinkEthernet = 1,
-  kLinkRaw = 101,       // raw IPv4/IPv6
-  kLinkRawAlt = 12,     // DLT_RAW on some platforms
-  kLinkLoop = 108,      // OpenBSD loopback
+  kLinkRaw = 101,    // raw IPv4/IPv6
+  kLinkRawAlt = 12,  // DLT_RAW on some platforms
+  kLinkLoop = 108,   // OpenBSD loopback
   kLinkLinuxSll = 113,
   kLinkIpv4 = 228,
   kLinkIpv6 = 229,

@@ -18,8 +18,10 @@ ReliableSenderOptions SenderOptions(const ExporterConfig& c) {
 
 Exporter::Exporter(ExporterConfig config)
     : config_(std::move(config)),
-      sender_(SenderOptions(config_), [](gourmet::v1::Analyzer::Stub* stub, grpc::ClientContext* ctx,
-                                         Sender::Reactor* r) { stub->async()->Analyze(ctx, r); }) {}
+      sender_(SenderOptions(config_),
+              [](gourmet::v1::Analyzer::Stub* stub, grpc::ClientContext* ctx, Sender::Reactor* r) {
+                stub->async()->Analyze(ctx, r);
+              }) {}
 
 Exporter::~Exporter() { sender_.Shutdown(); }
 

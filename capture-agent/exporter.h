@@ -45,7 +45,8 @@ class Exporter {
   size_t pending() { return sender_.pending(); }
 
  private:
-  using Sender = ReliableSender<gourmet::v1::Analyzer, gourmet::v1::ConnectionBatch, gourmet::v1::BatchAck>;
+  using Sender =
+      ReliableSender<gourmet::v1::Analyzer, gourmet::v1::ConnectionBatch, gourmet::v1::BatchAck>;
 
   ExporterConfig config_;
   Sender sender_;

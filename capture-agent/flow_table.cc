@@ -23,7 +23,9 @@ int64_t ToMicros(absl::Duration d) { return absl::ToInt64Microseconds(d); }
 
 }  // namespace
 
-bool FlowKey::operator==(const FlowKey& o) const { return std::memcmp(this, &o, sizeof(*this)) == 0; }
+bool FlowKey::operator==(const FlowKey& o) const {
+  return std::memcmp(this, &o, sizeof(*this)) == 0;
+}
 
 FlowKey MakeFlowKey(const DecodedPacket& p, bool* from_a) {
   FlowKey k;
@@ -52,12 +54,18 @@ FlowTable::~FlowTable() = default;
 
 absl::Duration FlowTable::Timeout(TimeoutClass c) const {
   switch (c) {
-    case kTcp: return config_.tcp_timeout;
-    case kUdp: return config_.udp_timeout;
-    case kIcmp: return config_.icmp_timeout;
-    case kOther: return config_.other_timeout;
-    case kClosing: return config_.close_delay;
-    default: return config_.other_timeout;
+    case kTcp:
+      return config_.tcp_timeout;
+    case kUdp:
+      return config_.udp_timeout;
+    case kIcmp:
+      return config_.icmp_timeout;
+    case kOther:
+      return config_.other_timeout;
+    case kClosing:
+      return config_.close_delay;
+    default:
+      return config_.other_timeout;
   }
 }
 
@@ -209,7 +217,8 @@ void FlowTable::TcpPacket(Flow* f, int dir, const DecodedPacket& p) {
   }
   // Unwrap the 32-bit sequence number around the next expected offset.
   const uint32_t rel32 = p.seq - e.base;
-  const int64_t rel = static_cast<int64_t>(e.next) + static_cast<int32_t>(rel32 - static_cast<uint32_t>(e.next));
+  const int64_t rel =
+      static_cast<int64_t>(e.next) + static_cast<int32_t>(rel32 - static_cast<uint32_t>(e.next));
   const int64_t end = rel + p.payload_wire_len;
   if (end <= 0) return;  // entirely before the stream start: stray
   if (static_cast<uint64_t>(end) > e.max_end) e.max_end = end;
@@ -271,7 +280,8 @@ void FlowTable::Deliver(Flow* f, int dir, int64_t ts_us, const uint8_t* data, ui
                         uint64_t gap, bool merge) {
   if (!f->extra) f->extra = std::make_unique<FlowExtra>();
   FlowExtra& x = *f->extra;
-  const uint64_t room = x.kept[dir] < config_.payload_depth ? config_.payload_depth - x.kept[dir] : 0;
+  const uint64_t room =
+      x.kept[dir] < config_.payload_depth ? config_.payload_depth - x.kept[dir] : 0;
   const uint64_t keep = std::min(len, room);
   if (keep < len) {
     f->dir[dir].truncated += len - keep;
@@ -284,7 +294,8 @@ void FlowTable::Deliver(Flow* f, int dir, int64_t ts_us, const uint8_t* data, ui
     x.chunks.back().ts_us = ts_us;
     return;
   }
-  x.chunks.push_back({static_cast<uint8_t>(dir), ts_us, gap, std::string(reinterpret_cast<const char*>(data), keep)});
+  x.chunks.push_back({static_cast<uint8_t>(dir), ts_us, gap,
+                      std::string(reinterpret_cast<const char*>(data), keep)});
 }
 
 void FlowTable::FlushReassembly(Flow* f, int dir) {

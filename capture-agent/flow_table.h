@@ -25,11 +25,11 @@ struct FlowTableConfig {
   absl::Duration udp_timeout = absl::Minutes(1);
   absl::Duration icmp_timeout = absl::Minutes(1);
   absl::Duration other_timeout = absl::Minutes(1);
-  absl::Duration close_delay = absl::Seconds(5);  // after FIN/FIN or RST (Zeek's tcp_close_delay)
+  absl::Duration close_delay = absl::Seconds(5);   // after FIN/FIN or RST (Zeek's tcp_close_delay)
   absl::Duration active_timeout = absl::Hours(1);  // longest a record may span
   size_t max_flows = 1 << 20;
-  uint64_t payload_depth = 1 << 20;     // bytes kept per direction
-  uint64_t max_ooo_bytes = 1 << 20;     // out-of-order bytes buffered per direction
+  uint64_t payload_depth = 1 << 20;  // bytes kept per direction
+  uint64_t max_ooo_bytes = 1 << 20;  // out-of-order bytes buffered per direction
   uint64_t uid_seed = 0;
   uint16_t community_id_seed = 0;
   uint32_t worker = 0;
@@ -61,7 +61,8 @@ struct FlowKey {
   bool operator==(const FlowKey& o) const;
   template <typename H>
   friend H AbslHashValue(H h, const FlowKey& k) {
-    return H::combine_contiguous(std::move(h), reinterpret_cast<const unsigned char*>(&k), sizeof(k));
+    return H::combine_contiguous(std::move(h), reinterpret_cast<const unsigned char*>(&k),
+                                 sizeof(k));
   }
 };
 
@@ -90,7 +91,15 @@ class FlowTable {
   enum TimeoutClass : uint8_t { kTcp, kUdp, kIcmp, kOther, kClosing, kNumClasses };
 
   // TCP endpoint states, as Zeek's TCP_ENDPOINT_*.
-  enum TcpState : uint8_t { kInactive, kSynSent, kSynAckSent, kPartial, kEstablished, kClosed, kReset };
+  enum TcpState : uint8_t {
+    kInactive,
+    kSynSent,
+    kSynAckSent,
+    kPartial,
+    kEstablished,
+    kClosed,
+    kReset
+  };
 
   struct DirStats {
     uint64_t pkts = 0;
@@ -101,9 +110,9 @@ class FlowTable {
   };
 
   struct TcpDir {
-    uint32_t base = 0;      // sequence number of relative offset 0 (ISN + 1)
-    uint64_t next = 0;      // next relative offset expected in order
-    uint64_t max_end = 0;   // highest relative end of data seen
+    uint32_t base = 0;     // sequence number of relative offset 0 (ISN + 1)
+    uint64_t next = 0;     // next relative offset expected in order
+    uint64_t max_end = 0;  // highest relative end of data seen
     TcpState state = kInactive;
     bool has_base = false;
     uint8_t retransmits_logged = 0;  // history 'T' repeats at 1, 10, 100, ...

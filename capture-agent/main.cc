@@ -18,9 +18,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (args->help) {
-    std::fputs(Usage("capture-agent [-c FILE] (-r FILE | -i IFACE) [options]",
-                     "Captures packets, rebuilds connections and streams them to analyzer hosts.",
-                     flags).c_str(), stdout);
+    std::fputs(
+        Usage("capture-agent [-c FILE] (-r FILE | -i IFACE) [options]",
+              "Captures packets, rebuilds connections and streams them to analyzer hosts.", flags)
+            .c_str(),
+        stdout);
     return 0;
   }
   if (!args->positional.empty()) {
@@ -56,7 +58,8 @@ int main(int argc, char** argv) {
   signals.detach();
   st = agent.Run(nullptr);
   const capture::AgentProgress s = agent.Summary();
-  LogInfo("%d packets, %d bytes, %d connections in %.2fs", s.packets, s.bytes, s.connections, s.seconds);
+  LogInfo("%d packets, %d bytes, %d connections in %.2fs", s.packets, s.bytes, s.connections,
+          s.seconds);
   if (!st.ok()) {
     LogError("%s", st.message());
     return 1;

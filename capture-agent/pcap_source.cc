@@ -20,9 +20,11 @@ absl::StatusOr<std::unique_ptr<PcapFileSource>> PcapFileSource::Open(const std::
   }
   src->file_size_ = st.st_size;
   char errbuf[PCAP_ERRBUF_SIZE] = {};
-  src->handle_ = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_MICRO, errbuf);
+  src->handle_ =
+      pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_MICRO, errbuf);
   if (!src->handle_) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot read '", path, "' as pcap or pcapng: ", errbuf));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot read '", path, "' as pcap or pcapng: ", errbuf));
   }
   src->datalink_ = pcap_datalink(src->handle_);
   if (!IsSupportedLinkType(src->datalink_)) {
@@ -33,12 +35,14 @@ absl::StatusOr<std::unique_ptr<PcapFileSource>> PcapFileSource::Open(const std::
   if (!bpf.empty()) {
     bpf_program prog;
     if (pcap_compile(src->handle_, &prog, bpf.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
-      return absl::InvalidArgumentError(absl::StrCat("bad BPF filter '", bpf, "': ", pcap_geterr(src->handle_)));
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad BPF filter '", bpf, "': ", pcap_geterr(src->handle_)));
     }
     const int rc = pcap_setfilter(src->handle_, &prog);
     pcap_freecode(&prog);
     if (rc != 0) {
-      return absl::InvalidArgumentError(absl::StrCat("cannot apply BPF filter: ", pcap_geterr(src->handle_)));
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot apply BPF filter: ", pcap_geterr(src->handle_)));
     }
   }
   return src;

@@ -43,7 +43,8 @@ absl::Status WriteAll(int fd, const char* data, size_t len) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<DurableLog>> DurableLog::Open(const std::string& path, FsyncPolicy policy) {
+absl::StatusOr<std::unique_ptr<DurableLog>> DurableLog::Open(const std::string& path,
+                                                             FsyncPolicy policy) {
   std::unique_ptr<DurableLog> log(new DurableLog());
   log->path_ = path;
   log->policy_ = policy;
@@ -69,7 +70,8 @@ absl::StatusOr<std::unique_ptr<DurableLog>> DurableLog::Open(const std::string& 
   if (fstat(log->fd_, &st) != 0) return Errno("fstat");
   if (static_cast<uint64_t>(st.st_size) > good) {
     log->cut_bytes_ = st.st_size - good;
-    LogWarning("log '%s': cutting a torn last line of %d bytes left by a crash", path, log->cut_bytes_);
+    LogWarning("log '%s': cutting a torn last line of %d bytes left by a crash", path,
+               log->cut_bytes_);
     if (ftruncate(log->fd_, good) != 0) return Errno("ftruncate");
     if (fsync(log->fd_) != 0) return Errno("fsync");
   }
@@ -101,7 +103,8 @@ void DurableLog::Run() {
     {
       absl::MutexLock l(&mu_);
       mu_.Await(absl::Condition(
-          +[](DurableLog* d) ABSL_EXCLUSIVE_LOCKS_REQUIRED(d->mu_) { return d->stop_ || !d->queue_.empty(); },
+          +[](DurableLog* d)
+               ABSL_EXCLUSIVE_LOCKS_REQUIRED(d->mu_) { return d->stop_ || !d->queue_.empty(); },
           this));
       if (queue_.empty()) return;
       group.swap(queue_);
@@ -132,7 +135,8 @@ void DurableLog::Run() {
     }
     absl::Status st = WriteAll(fd_, buf.data(), buf.size());
     // A failed write must not leave half a line behind.
-    if (!st.ok() && ftruncate(fd_, size_before) != 0) LogError("log '%s': cannot cut a failed write", path_);
+    if (!st.ok() && ftruncate(fd_, size_before) != 0)
+      LogError("log '%s': cannot cut a failed write", path_);
     if (st.ok() && policy_ == FsyncPolicy::kGroup && fdatasync(fd_) != 0) st = Errno("fdatasync");
     {
       absl::MutexLock l(&mu_);

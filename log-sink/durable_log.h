@@ -28,7 +28,8 @@ class DurableLog {
 
   // Opens (creating) `path`. A torn last line from a crash is cut off, and
   // the uids already in the log are loaded so resent records are dropped.
-  static absl::StatusOr<std::unique_ptr<DurableLog>> Open(const std::string& path, FsyncPolicy policy);
+  static absl::StatusOr<std::unique_ptr<DurableLog>> Open(const std::string& path,
+                                                          FsyncPolicy policy);
   ~DurableLog();
 
   // Queues records; `done` runs after they are durable (or failed).

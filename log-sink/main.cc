@@ -18,9 +18,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (args->help) {
-    std::fputs(Usage("log-sink [-c FILE] [options]",
-                     "Stores one JSON line per connection, durably, and serves the LogSink gRPC API.",
-                     flags).c_str(), stdout);
+    std::fputs(
+        Usage("log-sink [-c FILE] [options]",
+              "Stores one JSON line per connection, durably, and serves the LogSink gRPC API.",
+              flags)
+            .c_str(),
+        stdout);
     return 0;
   }
   ConfigReader reader(args->config);

@@ -10,17 +10,22 @@ namespace gourmet::sink {
 
 std::string AddrToString(const std::string& a) {
   char buf[INET6_ADDRSTRLEN] = {};
-  if (a.size() == 4) inet_ntop(AF_INET, a.data(), buf, sizeof(buf));
-  else if (a.size() == 16) inet_ntop(AF_INET6, a.data(), buf, sizeof(buf));
+  if (a.size() == 4)
+    inet_ntop(AF_INET, a.data(), buf, sizeof(buf));
+  else if (a.size() == 16)
+    inet_ntop(AF_INET6, a.data(), buf, sizeof(buf));
   return buf;
 }
 
 const char* ProtoName(uint32_t p) {
   switch (p) {
-    case 6: return "tcp";
-    case 17: return "udp";
+    case 6:
+      return "tcp";
+    case 17:
+      return "udp";
     case 1:
-    case 58: return "icmp";
+    case 58:
+      return "icmp";
   }
   return "unknown_transport";
 }
@@ -31,37 +36,57 @@ std::string RenderRecord(const gourmet::v1::Record& r) {
   out.reserve(512);
   JsonWriter w(&out);
   w.BeginObject();
-  w.Key("ts"); w.Micros(c.ts_us());
-  w.Key("uid"); w.String(c.uid());
-  w.Key("community_id"); w.String(c.community_id());
+  w.Key("ts");
+  w.Micros(c.ts_us());
+  w.Key("uid");
+  w.String(c.uid());
+  w.Key("community_id");
+  w.String(c.community_id());
   w.Key("id");
   w.BeginObject();
-  w.Key("orig_h"); w.String(AddrToString(c.orig().addr()));
-  w.Key("orig_p"); w.Uint(c.orig().port());
-  w.Key("resp_h"); w.String(AddrToString(c.resp().addr()));
-  w.Key("resp_p"); w.Uint(c.resp().port());
+  w.Key("orig_h");
+  w.String(AddrToString(c.orig().addr()));
+  w.Key("orig_p");
+  w.Uint(c.orig().port());
+  w.Key("resp_h");
+  w.String(AddrToString(c.resp().addr()));
+  w.Key("resp_p");
+  w.Uint(c.resp().port());
   w.EndObject();
-  w.Key("proto"); w.String(ProtoName(c.ip_proto()));
+  w.Key("proto");
+  w.String(ProtoName(c.ip_proto()));
   if (r.services_size() > 0) {
     w.Key("service");
     w.BeginArray();
     for (const auto& s : r.services()) w.String(s);
     w.EndArray();
   }
-  w.Key("duration"); w.Micros(c.last_ts_us() - c.ts_us());
-  w.Key("orig_bytes"); w.Uint(c.orig_stats().bytes());
-  w.Key("resp_bytes"); w.Uint(c.resp_stats().bytes());
-  w.Key("orig_pkts"); w.Uint(c.orig_stats().pkts());
-  w.Key("resp_pkts"); w.Uint(c.resp_stats().pkts());
-  w.Key("orig_ip_bytes"); w.Uint(c.orig_stats().ip_bytes());
-  w.Key("resp_ip_bytes"); w.Uint(c.resp_stats().ip_bytes());
-  w.Key("missed_bytes"); w.Uint(c.orig_stats().missed_bytes() + c.resp_stats().missed_bytes());
-  w.Key("conn_state"); w.String(c.conn_state());
-  w.Key("history"); w.String(c.history());
+  w.Key("duration");
+  w.Micros(c.last_ts_us() - c.ts_us());
+  w.Key("orig_bytes");
+  w.Uint(c.orig_stats().bytes());
+  w.Key("resp_bytes");
+  w.Uint(c.resp_stats().bytes());
+  w.Key("orig_pkts");
+  w.Uint(c.orig_stats().pkts());
+  w.Key("resp_pkts");
+  w.Uint(c.resp_stats().pkts());
+  w.Key("orig_ip_bytes");
+  w.Uint(c.orig_stats().ip_bytes());
+  w.Key("resp_ip_bytes");
+  w.Uint(c.resp_stats().ip_bytes());
+  w.Key("missed_bytes");
+  w.Uint(c.orig_stats().missed_bytes() + c.resp_stats().missed_bytes());
+  w.Key("conn_state");
+  w.String(c.conn_state());
+  w.Key("history");
+  w.String(c.history());
   if (c.vlan_size() > 0) {
-    w.Key("vlan"); w.Uint(c.vlan(0));
+    w.Key("vlan");
+    w.Uint(c.vlan(0));
     if (c.vlan_size() > 1) {
-      w.Key("inner_vlan"); w.Uint(c.vlan(1));
+      w.Key("inner_vlan");
+      w.Uint(c.vlan(1));
     }
   }
   if (c.tunnel_parents_size() > 0) {
@@ -77,10 +102,13 @@ std::string RenderRecord(const gourmet::v1::Record& r) {
     w.EndArray();
   }
   if (c.orig_stats().truncated_bytes() + c.resp_stats().truncated_bytes() > 0) {
-    w.Key("orig_truncated_bytes"); w.Uint(c.orig_stats().truncated_bytes());
-    w.Key("resp_truncated_bytes"); w.Uint(c.resp_stats().truncated_bytes());
+    w.Key("orig_truncated_bytes");
+    w.Uint(c.orig_stats().truncated_bytes());
+    w.Key("resp_truncated_bytes");
+    w.Uint(c.resp_stats().truncated_bytes());
   }
-  w.Key("sensor"); w.String(c.sensor());
+  w.Key("sensor");
+  w.String(c.sensor());
   // Results in key order, so identical input gives identical lines.
   const std::map<std::string, std::string> results(r.results().begin(), r.results().end());
   for (const auto& [key, json] : results) {

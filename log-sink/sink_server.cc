@@ -14,7 +14,8 @@ std::vector<FlagSpec> SinkFlags() {
   return {
       {"listen", 'l', "listen", "HOST:PORT", "address of the LogSink gRPC service (port 0 = any)"},
       {"output", 'o', "log_path", "FILE", "the JSON-lines log to append to"},
-      {"fsync", 0, "fsync", "POLICY", "group (fsync before each ack, grouped) or none (ack after write)"},
+      {"fsync", 0, "fsync", "POLICY",
+       "group (fsync before each ack, grouped) or none (ack after write)"},
       {"metrics", 0, "metrics_listen", "HOST:PORT", "serve Prometheus /metrics here ('' = off)"},
       {"port-file", 0, "port_file", "FILE", "write the bound gRPC port here once serving"},
   };
@@ -45,15 +46,20 @@ class SinkServer::Impl final : public gourmet::v1::LogSink::CallbackService {
       : config_(std::move(config)),
         registry_(std::move(registry)),
         batches_(NewCounter(*registry_, "gourmet_sink_batches_total", "Ingest batches received")),
-        records_in_(NewCounter(*registry_, "gourmet_sink_records_received_total", "Records received, resends included")),
-        errors_(NewCounter(*registry_, "gourmet_sink_write_errors_total", "Batches that could not be made durable")),
+        records_in_(NewCounter(*registry_, "gourmet_sink_records_received_total",
+                               "Records received, resends included")),
+        errors_(NewCounter(*registry_, "gourmet_sink_write_errors_total",
+                           "Batches that could not be made durable")),
         records_(NewGauge(*registry_, "gourmet_sink_records", "Records in the log")),
-        duplicates_(NewGauge(*registry_, "gourmet_sink_duplicates_dropped", "Resent records recognised and dropped")),
+        duplicates_(NewGauge(*registry_, "gourmet_sink_duplicates_dropped",
+                             "Resent records recognised and dropped")),
         log_bytes_(NewGauge(*registry_, "gourmet_sink_log_bytes", "Bytes in the log")),
-        fsync_seconds_(prometheus::BuildHistogram().Name("gourmet_sink_ingest_seconds")
-                           .Help("Time from receiving a batch to its durable write")
-                           .Register(*registry_)
-                           .Add({}, prometheus::Histogram::BucketBoundaries{1e-4, 1e-3, 1e-2, 0.1, 1, 10})) {}
+        fsync_seconds_(
+            prometheus::BuildHistogram()
+                .Name("gourmet_sink_ingest_seconds")
+                .Help("Time from receiving a batch to its durable write")
+                .Register(*registry_)
+                .Add({}, prometheus::Histogram::BucketBoundaries{1e-4, 1e-3, 1e-2, 0.1, 1, 10})) {}
 
   absl::Status Init() {
     auto log = DurableLog::Open(config_.log_path, config_.fsync);
@@ -63,13 +69,14 @@ class SinkServer::Impl final : public gourmet::v1::LogSink::CallbackService {
     auto server = StartGrpcServer(config_.listen, {this});
     if (!server.ok()) return server.status();
     server_ = std::move(*server);
-    LogInfo("serving LogSink on port %d, writing %s (%d records already there)", server_.port, config_.log_path,
-            log_->records());
+    LogInfo("serving LogSink on port %d, writing %s (%d records already there)", server_.port,
+            config_.log_path, log_->records());
     return absl::OkStatus();
   }
 
   void Shutdown() {
-    if (server_.server) server_.server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    if (server_.server)
+      server_.server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
     log_.reset();  // finishes queued writes
   }
 
@@ -84,9 +91,11 @@ class SinkServer::Impl final : public gourmet::v1::LogSink::CallbackService {
                         records_in_.Increment(batch->records_size());
                         std::vector<std::pair<std::string, std::string>> lines;
                         lines.reserve(batch->records_size());
-                        for (const auto& rec : batch->records()) lines.emplace_back(rec.conn().uid(), RenderRecord(rec));
+                        for (const auto& rec : batch->records())
+                          lines.emplace_back(rec.conn().uid(), RenderRecord(rec));
                         const absl::Time t0 = absl::Now();
-                        log_->Append(std::move(lines), [this, t0, done = std::move(done)](const absl::Status& st) {
+                        log_->Append(std::move(lines), [this, t0, done = std::move(done)](
+                                                           const absl::Status& st) {
                           fsync_seconds_.Observe(absl::ToDoubleSeconds(absl::Now() - t0));
                           if (!st.ok()) errors_.Increment();
                           UpdateGauges();
@@ -95,7 +104,8 @@ class SinkServer::Impl final : public gourmet::v1::LogSink::CallbackService {
                       });
   }
 
-  grpc::ServerUnaryReactor* Stats(grpc::CallbackServerContext* ctx, const gourmet::v1::StatsRequest*,
+  grpc::ServerUnaryReactor* Stats(grpc::CallbackServerContext* ctx,
+                                  const gourmet::v1::StatsRequest*,
                                   gourmet::v1::StatsReply* reply) override {
     reply->set_records(log_->records());
     reply->set_bytes(log_->bytes());
@@ -127,8 +137,8 @@ class SinkServer::Impl final : public gourmet::v1::LogSink::CallbackService {
   StartedServer server_;
 };
 
-absl::StatusOr<std::unique_ptr<SinkServer>> SinkServer::Start(SinkConfig config,
-                                                               std::shared_ptr<prometheus::Registry> registry) {
+absl::StatusOr<std::unique_ptr<SinkServer>> SinkServer::Start(
+    SinkConfig config, std::shared_ptr<prometheus::Registry> registry) {
   auto impl = std::make_unique<Impl>(std::move(config), std::move(registry));
   absl::Status st = impl->Init();
   if (!st.ok()) return st;

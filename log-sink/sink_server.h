@@ -25,8 +25,8 @@ absl::StatusOr<SinkConfig> SinkConfigFromYaml(ConfigReader* reader);
 
 class SinkServer {
  public:
-  static absl::StatusOr<std::unique_ptr<SinkServer>> Start(SinkConfig config,
-                                                           std::shared_ptr<prometheus::Registry> registry);
+  static absl::StatusOr<std::unique_ptr<SinkServer>> Start(
+      SinkConfig config, std::shared_ptr<prometheus::Registry> registry);
   ~SinkServer();
   int port() const;
   uint64_t records() const;

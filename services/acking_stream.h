@@ -24,8 +24,11 @@ class AckingServerStream : public grpc::ServerBidiReactor<Req, Ack> {
   // Called on a gRPC thread for each batch; must call `done` exactly once, from any thread.
   using Handler = std::function<void(std::shared_ptr<Req>, DoneFn)>;
 
-  AckingServerStream(size_t max_outstanding, Handler handler, std::function<void()> on_done = nullptr)
-      : max_outstanding_(max_outstanding), handler_(std::move(handler)), on_done_(std::move(on_done)) {
+  AckingServerStream(size_t max_outstanding, Handler handler,
+                     std::function<void()> on_done = nullptr)
+      : max_outstanding_(max_outstanding),
+        handler_(std::move(handler)),
+        on_done_(std::move(on_done)) {
     this->StartRead(&in_);
   }
 

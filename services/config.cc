@@ -18,13 +18,15 @@ void SetPath(YAML::Node root, absl::string_view key, const std::string& value) {
   std::vector<std::string> parts = absl::StrSplit(key, '.');
   YAML::Node node = root;
   for (size_t i = 0; i + 1 < parts.size(); ++i) {
-    if (!node[parts[i]] || !node[parts[i]].IsMap()) node[parts[i]] = YAML::Node(YAML::NodeType::Map);
+    if (!node[parts[i]] || !node[parts[i]].IsMap())
+      node[parts[i]] = YAML::Node(YAML::NodeType::Map);
     node.reset(node[parts[i]]);
   }
   node[parts.back()] = value;
 }
 
-void CollectLeaves(const YAML::Node& node, const std::string& prefix, std::vector<std::string>* out) {
+void CollectLeaves(const YAML::Node& node, const std::string& prefix,
+                   std::vector<std::string>* out) {
   if (node.IsMap()) {
     for (const auto& kv : node) {
       const std::string k = kv.first.as<std::string>();
@@ -67,14 +69,18 @@ absl::StatusOr<ParsedArgs> ParseArgs(int argc, char** argv, int first,
       }
     } else {
       arg.remove_prefix(1);
-      if (arg.size() != 1) return absl::InvalidArgumentError(absl::StrCat("unknown option '", argv[i], "' (long options take two dashes)"));
+      if (arg.size() != 1)
+        return absl::InvalidArgumentError(
+            absl::StrCat("unknown option '", argv[i], "' (long options take two dashes)"));
       name = arg;
       if (arg[0] == 'c') is_config = true;
       for (const FlagSpec& f : flags) {
         if (f.short_name == arg[0]) spec = &f;
       }
     }
-    if (!spec && !is_config) return absl::InvalidArgumentError(absl::StrCat("unknown option '", argv[i], "' (see --help)"));
+    if (!spec && !is_config)
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown option '", argv[i], "' (see --help)"));
     const bool takes_value = is_config || !spec->value_name.empty();
     std::string value;
     if (!takes_value) {
@@ -94,14 +100,18 @@ absl::StatusOr<ParsedArgs> ParseArgs(int argc, char** argv, int first,
   }
   if (!config_file.empty()) {
     std::ifstream in(config_file);
-    if (!in) return absl::NotFoundError(absl::StrCat("cannot open config file '", config_file, "'"));
+    if (!in)
+      return absl::NotFoundError(absl::StrCat("cannot open config file '", config_file, "'"));
     try {
       YAML::Node loaded = YAML::Load(in);
       if (loaded.IsNull()) loaded = YAML::Node(YAML::NodeType::Map);
-      if (!loaded.IsMap()) return absl::InvalidArgumentError(absl::StrCat("config file '", config_file, "': the top level must be a mapping"));
+      if (!loaded.IsMap())
+        return absl::InvalidArgumentError(
+            absl::StrCat("config file '", config_file, "': the top level must be a mapping"));
       out.config = loaded;
     } catch (const YAML::Exception& e) {
-      return absl::InvalidArgumentError(absl::StrCat("config file '", config_file, "': ", e.what()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("config file '", config_file, "': ", e.what()));
     }
   }
   for (const auto& [spec, value] : sets) SetPath(out.config, spec->key, value);
@@ -112,16 +122,19 @@ std::string Usage(absl::string_view synopsis, absl::string_view description,
                   const std::vector<FlagSpec>& flags) {
   std::string out = absl::StrCat("usage: ", synopsis, "\n\n", description, "\n\noptions:\n");
   auto line = [&out](std::string left, absl::string_view help, absl::string_view key) {
-    if (left.size() < 30) left.resize(30, ' ');
-    else left += "\n" + std::string(30, ' ');
+    if (left.size() < 30)
+      left.resize(30, ' ');
+    else
+      left += "\n" + std::string(30, ' ');
     absl::StrAppend(&out, left, help);
     if (!key.empty()) absl::StrAppend(&out, " [", key, "]");
     out += "\n";
   };
   line("  -c, --config FILE", "YAML config file; options below override its keys", "");
   for (const FlagSpec& f : flags) {
-    std::string left = f.short_name ? absl::StrCat("  -", std::string(1, f.short_name), ", --", f.name)
-                                    : absl::StrCat("      --", f.name);
+    std::string left = f.short_name
+                           ? absl::StrCat("  -", std::string(1, f.short_name), ", --", f.name)
+                           : absl::StrCat("      --", f.name);
     if (!f.value_name.empty()) absl::StrAppend(&left, " ", f.value_name);
     line(left, f.help, f.key);
   }
@@ -162,7 +175,8 @@ int64_t ConfigReader::Int(absl::string_view key, int64_t def, int64_t min, int64
   if (!n.IsDefined() || n.IsNull()) return def;
   int64_t v;
   if (!n.IsScalar() || !absl::SimpleAtoi(n.Scalar(), &v)) {
-    Fail(key, absl::StrCat("expected an integer, got '", n.IsScalar() ? n.Scalar() : "a structure", "'"));
+    Fail(key, absl::StrCat("expected an integer, got '", n.IsScalar() ? n.Scalar() : "a structure",
+                           "'"));
     return def;
   }
   if (v < min || v > max) {
@@ -198,7 +212,8 @@ absl::Duration ConfigReader::Duration(absl::string_view key, absl::Duration def)
   if (!n.IsDefined() || n.IsNull()) return def;
   absl::Duration d;
   if (!n.IsScalar() || !ParseDurationText(n.Scalar(), &d)) {
-    Fail(key, absl::StrCat("expected a duration such as 30s or 500ms, got '", n.IsScalar() ? n.Scalar() : "a structure", "'"));
+    Fail(key, absl::StrCat("expected a duration such as 30s or 500ms, got '",
+                           n.IsScalar() ? n.Scalar() : "a structure", "'"));
     return def;
   }
   return d;

@@ -3,7 +3,6 @@
 // --help lists both. Typed reads name the key in every error.
 #pragma once
 
-#include "absl/strings/string_view.h"
 #include <cstdint>
 #include <set>
 #include <string>
@@ -12,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "yaml-cpp/yaml.h"
 

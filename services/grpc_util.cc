@@ -24,7 +24,8 @@ absl::StatusOr<StartedServer> StartGrpcServer(const std::string& listen,
   for (grpc::Service* s : services) builder.RegisterService(s);
   out.server = builder.BuildAndStart();
   if (!out.server || out.port == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", listen, " (address in use or not local?)"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", listen, " (address in use or not local?)"));
   }
   out.server->GetHealthCheckService()->SetServingStatus(true);
   return out;

@@ -2,10 +2,11 @@
 // and number formatting (ts with exactly six decimals) must be exact.
 #pragma once
 
-#include "absl/strings/string_view.h"
 #include <cstdint>
 #include <string>
 #include <string_view>
+
+#include "absl/strings/string_view.h"
 
 namespace gourmet {
 
@@ -13,20 +14,54 @@ class JsonWriter {
  public:
   explicit JsonWriter(std::string* out) : out_(*out) {}
 
-  void BeginObject() { Sep(); out_ += '{'; first_ = true; }
-  void EndObject() { out_ += '}'; first_ = false; }
-  void BeginArray() { Sep(); out_ += '['; first_ = true; }
-  void EndArray() { out_ += ']'; first_ = false; }
-  void Key(absl::string_view k) { Sep(); AppendString(k); out_ += ':'; first_ = true; }
+  void BeginObject() {
+    Sep();
+    out_ += '{';
+    first_ = true;
+  }
+  void EndObject() {
+    out_ += '}';
+    first_ = false;
+  }
+  void BeginArray() {
+    Sep();
+    out_ += '[';
+    first_ = true;
+  }
+  void EndArray() {
+    out_ += ']';
+    first_ = false;
+  }
+  void Key(absl::string_view k) {
+    Sep();
+    AppendString(k);
+    out_ += ':';
+    first_ = true;
+  }
 
-  void String(absl::string_view s) { Sep(); AppendString(s); }
-  void Uint(uint64_t v) { Sep(); out_ += std::to_string(v); }
-  void Int(int64_t v) { Sep(); out_ += std::to_string(v); }
+  void String(absl::string_view s) {
+    Sep();
+    AppendString(s);
+  }
+  void Uint(uint64_t v) {
+    Sep();
+    out_ += std::to_string(v);
+  }
+  void Int(int64_t v) {
+    Sep();
+    out_ += std::to_string(v);
+  }
   // Microseconds as seconds with six decimals: 1796397424.947038.
   void Micros(int64_t us);
-  void Bool(bool b) { Sep(); out_ += b ? "true" : "false"; }
+  void Bool(bool b) {
+    Sep();
+    out_ += b ? "true" : "false";
+  }
   // Inserts already valid JSON text as a value.
-  void Raw(absl::string_view json) { Sep(); out_.append(json.data(), json.size()); }
+  void Raw(absl::string_view json) {
+    Sep();
+    out_.append(json.data(), json.size());
+  }
 
   // Appends `s` as a quoted, escaped JSON string.
   static void Escape(absl::string_view s, std::string* out);

@@ -3,10 +3,10 @@
 // stats), so a mutex per line is fine.
 #pragma once
 
-#include "absl/strings/string_view.h"
 #include <string_view>
 
 #include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
 
 namespace gourmet {
 

@@ -30,8 +30,8 @@
 namespace gourmet {
 
 struct ReliableSenderOptions {
-  std::string target;                 // gRPC target, e.g. "127.0.0.1:50051"
-  std::string peer_name = "peer";     // for messages: "analyzer", "sink"
+  std::string target;              // gRPC target, e.g. "127.0.0.1:50051"
+  std::string peer_name = "peer";  // for messages: "analyzer", "sink"
   // Without a working connection for this long, pending requests fail and the
   // sender gives up. InfiniteDuration() retries forever.
   absl::Duration give_up_after = absl::Seconds(30);
@@ -184,9 +184,10 @@ class ReliableSender {
       {
         absl::MutexLock l(&s_->mu_);
         const uint64_t id = ack_.batch_id();
-        absl::Status st = ack_.error().empty()
-                              ? absl::OkStatus()
-                              : absl::InternalError(absl::StrCat(s_->options_.peer_name, ": ", ack_.error()));
+        absl::Status st =
+            ack_.error().empty()
+                ? absl::OkStatus()
+                : absl::InternalError(absl::StrCat(s_->options_.peer_name, ": ", ack_.error()));
         if (write_in_flight_ && id == writing_id_) {
           deferred_ack_ = true;
           deferred_error_ = st;
@@ -257,8 +258,7 @@ class ReliableSender {
       absl::MutexLock l(&mu_);
       failed_ = st;
     }
-    LogError("%s", st.message());
-    FailAll(st);
+    FailAll(st);  // the owner reports the failure
   }
 
   // The connection loop: connect, run a stream until it ends, resend.
@@ -270,9 +270,8 @@ class ReliableSender {
       {
         absl::MutexLock l(&mu_);
         mu_.Await(absl::Condition(
-            +[](ReliableSender* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
-              return s->shutdown_ || s->HasWork();
-            },
+            +[](ReliableSender* s)
+                 ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) { return s->shutdown_ || s->HasWork(); },
             this));
         if (shutdown_ && !HasWork()) return;
         if (shutdown_) break;
@@ -305,10 +304,11 @@ class ReliableSender {
       {
         absl::MutexLock l(&mu_);
         for (;;) {
-          mu_.AwaitWithTimeout(absl::Condition(
-                                   +[](Stream* s) ABSL_NO_THREAD_SAFETY_ANALYSIS { return s->done(); },
-                                   stream.get()),
-                               absl::Seconds(1));
+          mu_.AwaitWithTimeout(
+              absl::Condition(
+                  +[](Stream* s) ABSL_NO_THREAD_SAFETY_ANALYSIS { return s->done(); },
+                  stream.get()),
+              absl::Seconds(1));
           if (stream->done()) break;
           // An ack that never comes means a stuck peer: start over elsewhere.
           for (const auto& [id, item] : in_flight_) {

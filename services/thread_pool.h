@@ -28,7 +28,8 @@ class ThreadPool {
   void Submit(std::function<void()> fn) {
     absl::MutexLock l(&mu_);
     mu_.Await(absl::Condition(
-        +[](ThreadPool* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) { return p->queue_.size() < p->max_queued_; },
+        +[](ThreadPool* p)
+             ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) { return p->queue_.size() < p->max_queued_; },
         this));
     queue_.push_back(std::move(fn));
   }
@@ -40,7 +41,8 @@ class ThreadPool {
       {
         absl::MutexLock l(&mu_);
         mu_.Await(absl::Condition(
-            +[](ThreadPool* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) { return p->stop_ || !p->queue_.empty(); },
+            +[](ThreadPool* p)
+                 ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) { return p->stop_ || !p->queue_.empty(); },
             this));
         if (queue_.empty()) return;  // stopping, and nothing left to run
         fn = std::move(queue_.front());

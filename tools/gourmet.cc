@@ -25,7 +25,8 @@ std::vector<FlagSpec> RunFlags() {
       {"interface", 'i', "agent.interface", "IFACE", "capture live on an interface"},
       {"filter", 'f', "agent.bpf", "EXPR", "BPF filter expression"},
       {"output", 'o', "sink.log_path", "FILE", "the JSON-lines log to write (default gourmet.log)"},
-      {"plugins", 'p', "analyzer.plugins", "NAMES", "comma-separated plugins (default: every plugin in the plugin dir)"},
+      {"plugins", 'p', "analyzer.plugins", "NAMES",
+       "comma-separated plugins (default: every plugin in the plugin dir)"},
       {"plugin-dir", 0, "analyzer.plugin_dir", "DIR", "where plugins are found"},
       {"workers", 'w', "analyzer.workers", "N", "analysis threads"},
       {"seed", 0, "agent.uid_seed", "N", "seed for connection uids"},
@@ -72,11 +73,14 @@ int Run(int argc, char** argv) {
     return 2;
   }
   if (args->help) {
-    std::fputs(Usage("gourmet run [-c FILE] (-r FILE | -i IFACE) [-o LOG] [options]",
-                     "Runs the whole pipeline on this machine: capture agent, analyzer host and log sink\n"
-                     "in one process, talking gRPC over loopback. The config file has three sections,\n"
-                     "agent:, analyzer: and sink:, with the keys of each service's own config.",
-                     flags).c_str(), stdout);
+    std::fputs(
+        Usage("gourmet run [-c FILE] (-r FILE | -i IFACE) [-o LOG] [options]",
+              "Runs the whole pipeline on this machine: capture agent, analyzer host and log sink\n"
+              "in one process, talking gRPC over loopback. The config file has three sections,\n"
+              "agent:, analyzer: and sink:, with the keys of each service's own config.",
+              flags)
+            .c_str(),
+        stdout);
     return 0;
   }
   if (!args->positional.empty()) {
@@ -95,7 +99,8 @@ int Run(int argc, char** argv) {
     YAML::Node n = root[name];
     return n && n.IsMap() ? YAML::Clone(n) : YAML::Node(YAML::NodeType::Map);
   };
-  YAML::Node agent_yaml = section("agent"), analyzer_yaml = section("analyzer"), sink_yaml = section("sink");
+  YAML::Node agent_yaml = section("agent"), analyzer_yaml = section("analyzer"),
+             sink_yaml = section("sink");
   // One machine: everything on loopback, ephemeral ports, no metrics unless asked.
   if (!sink_yaml["listen"]) sink_yaml["listen"] = "127.0.0.1:0";
   if (!sink_yaml["metrics_listen"]) sink_yaml["metrics_listen"] = "";
@@ -103,7 +108,8 @@ int Run(int argc, char** argv) {
   if (!analyzer_yaml["metrics_listen"]) analyzer_yaml["metrics_listen"] = "";
   if (!agent_yaml["metrics_listen"]) agent_yaml["metrics_listen"] = "";
   if (!analyzer_yaml["plugin_dir"]) analyzer_yaml["plugin_dir"] = DefaultPluginDir();
-  if (!analyzer_yaml["plugins"]) analyzer_yaml["plugins"] = AllPlugins(analyzer_yaml["plugin_dir"].as<std::string>());
+  if (!analyzer_yaml["plugins"])
+    analyzer_yaml["plugins"] = AllPlugins(analyzer_yaml["plugin_dir"].as<std::string>());
   const bool quiet = root["quiet"] && root["quiet"].as<std::string>() == "true";
   const bool verbose = root["verbose"] && root["verbose"].as<std::string>() == "true";
   if (!verbose) SetLogLevel(LogLevel::kWarning);
@@ -162,9 +168,10 @@ int Run(int argc, char** argv) {
     const double rate = dt > 0 ? (p.packets - last_packets) / dt : 0;
     last_packets = p.packets;
     last_seconds = p.seconds;
-    std::fprintf(stderr, "\r\033[K%5.1f%% read  %s packets  %s packets/s  %s connections  %s active",
-                 p.fraction * 100, Human(p.packets).c_str(), Human(rate).c_str(), Human(p.connections).c_str(),
-                 Human(p.active_flows).c_str());
+    std::fprintf(stderr,
+                 "\r\033[K%5.1f%% read  %s packets  %s packets/s  %s connections  %s active",
+                 p.fraction * 100, Human(p.packets).c_str(), Human(rate).c_str(),
+                 Human(p.connections).c_str(), Human(p.active_flows).c_str());
   });
   if (tty) std::fprintf(stderr, "\r\033[K");
   const capture::AgentProgress s = agent.Summary();
@@ -172,8 +179,9 @@ int Run(int argc, char** argv) {
   const uint64_t records = (*sink)->records();
   (*sink)->Shutdown();
   std::printf("gourmet: %llu packets, %llu connections in %.2f s; %s now holds %llu records\n",
-              static_cast<unsigned long long>(s.packets), static_cast<unsigned long long>(s.connections), s.seconds,
-              log_path.c_str(), static_cast<unsigned long long>(records));
+              static_cast<unsigned long long>(s.packets),
+              static_cast<unsigned long long>(s.connections), s.seconds, log_path.c_str(),
+              static_cast<unsigned long long>(records));
   if (!st.ok()) {
     LogError("%s", st.message());
     return 1;
@@ -189,8 +197,9 @@ int main(int argc, char** argv) {
   const std::string cmd = argc > 1 ? argv[1] : "";
   if (cmd == "run") return gourmet::Run(argc, argv);
   if (cmd == "-h" || cmd == "--help" || cmd == "help") {
-    std::puts("usage: gourmet run [-c FILE] (-r FILE | -i IFACE) [-o LOG] [options]\n\n"
-              "Runs capture agent, analyzer host and log sink on this machine. See gourmet run --help.");
+    std::puts(
+        "usage: gourmet run [-c FILE] (-r FILE | -i IFACE) [-o LOG] [options]\n\n"
+        "Runs capture agent, analyzer host and log sink on this machine. See gourmet run --help.");
     return 0;
   }
   std::fprintf(stderr, "gourmet: unknown command '%s'; try: gourmet run --help\n", cmd.c_str());

@@ -8,7 +8,8 @@ namespace {
 
 class BytesPlugin : public gourmet::Plugin {
  public:
-  static std::unique_ptr<BytesPlugin> Create(const std::string& /*config*/, std::string* /*error*/) {
+  static std::unique_ptr<BytesPlugin> Create(const std::string& /*config*/,
+                                             std::string* /*error*/) {
     return std::make_unique<BytesPlugin>();
   }
 

@@ -27,8 +27,8 @@ enum gourmet_direction { GOURMET_DIR_ORIG = 0, GOURMET_DIR_RESP = 1 };
 
 /* One run of payload in one direction; chunks come in arrival order. */
 typedef struct gourmet_chunk {
-  int32_t direction;   /* enum gourmet_direction */
-  int64_t ts_us;       /* microseconds since the epoch */
+  int32_t direction; /* enum gourmet_direction */
+  int64_t ts_us;     /* microseconds since the epoch */
   const uint8_t* data;
   size_t len;
   uint64_t gap_before; /* bytes missing in this direction just before data */

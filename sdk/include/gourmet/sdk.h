@@ -72,7 +72,9 @@ struct Result {
   bool recognised = false;
   std::string error;
 
-  static Result Json(std::string j, bool recognised = true) { return {std::move(j), recognised, {}}; }
+  static Result Json(std::string j, bool recognised = true) {
+    return {std::move(j), recognised, {}};
+  }
   static Result None() { return {}; }
   static Result Error(std::string msg) { return {{}, false, std::move(msg)}; }
 };
@@ -141,16 +143,18 @@ struct Adapter {
 }  // namespace gourmet
 
 // Exports the entry point for plugin class `cls` with default key `name`.
-#define GOURMET_PLUGIN(cls, name, version)                                           \
-  extern "C" __attribute__((visibility("default"))) const gourmet_plugin_api*       \
-  gourmet_plugin_entry(void) {                                                       \
-    static const gourmet_plugin_api api = {                                          \
-        GOURMET_PLUGIN_ABI_VERSION,           sizeof(gourmet_plugin_api),            \
-        name,                                 version,                               \
-        &::gourmet::internal::Adapter<cls>::Create,                                  \
-        &::gourmet::internal::Adapter<cls>::Destroy,                                 \
-        &::gourmet::internal::Adapter<cls>::Filter,                                  \
-        &::gourmet::internal::Adapter<cls>::Analyze,                                 \
-    };                                                                               \
-    return &api;                                                                     \
+#define GOURMET_PLUGIN(cls, name, version)                                    \
+  extern "C" __attribute__((visibility("default"))) const gourmet_plugin_api* \
+  gourmet_plugin_entry(void) {                                                \
+    static const gourmet_plugin_api api = {                                   \
+        GOURMET_PLUGIN_ABI_VERSION,                                           \
+        sizeof(gourmet_plugin_api),                                           \
+        name,                                                                 \
+        version,                                                              \
+        &::gourmet::internal::Adapter<cls>::Create,                           \
+        &::gourmet::internal::Adapter<cls>::Destroy,                          \
+        &::gourmet::internal::Adapter<cls>::Filter,                           \
+        &::gourmet::internal::Adapter<cls>::Analyze,                          \
+    };                                                                        \
+    return &api;                                                              \
   }

@@ -1,0 +1,145 @@
+"""Helpers for Gourmet's end-to-end tests: start the real services as
+processes on loopback with ephemeral ports, and compute reference figures
+for a pcap with tshark."""
+
+import collections
+import json
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("GOURMET_BUILD", os.path.join(ROOT, "build"))
+BIN = os.path.join(BUILD, "bin")
+PLUGINS = os.path.join(BUILD, "plugins")
+SAMPLE = os.path.join(ROOT, "tests", "data", "sample.pcap")
+
+
+class Services:
+    """log-sink and analyzer-host as real processes; stopped by PID."""
+
+    def __init__(self, workdir, plugins="bytes", sink_args=(), analyzer_args=()):
+        self.workdir = workdir
+        self.log_path = os.path.join(workdir, "gourmet.log")
+        self.procs = []
+        self.sink_port = self._start(
+            "log-sink", ["--listen", "127.0.0.1:0", "--metrics", "", "-o", self.log_path, *sink_args])
+        self.analyzer_port = self._start(
+            "analyzer-host",
+            ["--listen", "127.0.0.1:0", "--metrics", "", "--sink", f"127.0.0.1:{self.sink_port}",
+             "--plugin-dir", PLUGINS, "--plugins", plugins, *analyzer_args])
+
+    def _start(self, name, args):
+        port_file = os.path.join(self.workdir, name + ".port")
+        err = open(os.path.join(self.workdir, name + ".stderr"), "w")
+        p = subprocess.Popen([os.path.join(BIN, name), "--port-file", port_file, *args],
+                             stdout=err, stderr=subprocess.STDOUT)
+        self.procs.append(p)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if os.path.exists(port_file):
+                return int(open(port_file).read())
+            if p.poll() is not None:
+                raise RuntimeError(f"{name} exited with {p.returncode}: "
+                                   + open(os.path.join(self.workdir, name + ".stderr")).read())
+            time.sleep(0.05)
+        raise RuntimeError(f"{name} did not start")
+
+    def stop(self):
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+    def records(self):
+        return read_log(self.log_path)
+
+
+def read_log(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f]
+
+
+def run(cmd, timeout=60):
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+def agent(pcap, analyzer_port, *extra, timeout=60):
+    return run([os.path.join(BIN, "capture-agent"), "-r", pcap, "-a", f"127.0.0.1:{analyzer_port}",
+                "--metrics", "", "--seed", "7", *extra], timeout=timeout)
+
+
+def tshark_conversations(pcap):
+    """Per TCP/UDP conversation, from tshark's dissection: the originator
+    (sender of the first packet), and per direction the packets, IP bytes
+    and transport payload bytes. Keyed by (proto, orig_h, orig_p, resp_h, resp_p)."""
+    fields = ["frame.number", "ip.src", "ipv6.src", "ip.dst", "ipv6.dst", "ip.len", "ipv6.plen",
+              "tcp.stream", "tcp.srcport", "tcp.dstport", "tcp.len",
+              "udp.stream", "udp.srcport", "udp.dstport", "udp.length"]
+    cmd = ["tshark", "-r", pcap, "-T", "fields", "-E", "separator=|", "-E", "occurrence=f"]
+    for f in fields:
+        cmd += ["-e", f]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    convs = collections.OrderedDict()
+    for line in out.splitlines():
+        v = dict(zip(fields, line.split("|")))
+        if v["tcp.stream"]:
+            proto, sport, dport = "tcp", v["tcp.srcport"], v["tcp.dstport"]
+            payload = int(v["tcp.len"] or 0)
+        elif v["udp.stream"]:
+            proto, sport, dport = "udp", v["udp.srcport"], v["udp.dstport"]
+            payload = int(v["udp.length"]) - 8
+        else:
+            continue
+        src = v["ip.src"] or v["ipv6.src"]
+        dst = v["ip.dst"] or v["ipv6.dst"]
+        ip_bytes = int(v["ip.len"]) if v["ip.len"] else int(v["ipv6.plen"]) + 40
+        a, b = (src, int(sport)), (dst, int(dport))
+        key = None
+        for k in ((proto, *a, *b), (proto, *b, *a)):
+            if k in convs:
+                key = k
+        if key is None:
+            key = (proto, *a, *b)
+            convs[key] = {"orig_pkts": 0, "resp_pkts": 0, "orig_ip_bytes": 0, "resp_ip_bytes": 0,
+                          "orig_bytes": 0, "resp_bytes": 0}
+        side = "orig" if (src, int(sport)) == (key[1], key[2]) else "resp"
+        c = convs[key]
+        c[side + "_pkts"] += 1
+        c[side + "_ip_bytes"] += ip_bytes
+        c[side + "_bytes"] += payload
+    return convs
+
+
+def tshark_conv_frames(pcap):
+    """Frames per direction from `tshark -z conv,tcp -z conv,udp`: maps
+    frozenset of the two endpoints to {endpoint: frames it sent}."""
+    out = subprocess.run(["tshark", "-r", pcap, "-q", "-z", "conv,tcp", "-z", "conv,udp"],
+                         capture_output=True, text=True, check=True).stdout
+    result = {}
+    pat = re.compile(r"^(\S+):(\d+)\s+<->\s+(\S+):(\d+)\s+(\d+)\s+\d+\s+\S+\s+(\d+)\s+\d+\s+\S+")
+    for line in out.splitlines():
+        m = pat.match(line)
+        if not m:
+            continue
+        a, b = (m.group(1), int(m.group(2))), (m.group(3), int(m.group(4)))
+        # tshark's columns: "<-" are frames B sent to A, "->" frames A sent to B.
+        result[frozenset([a, b])] = {b: int(m.group(5)), a: int(m.group(6))}
+    return result
+
+
+def conn_key(rec):
+    i = rec["id"]
+    return (rec["proto"], i["orig_h"], i["orig_p"], i["resp_h"], i["resp_p"])
+
+
+def temp_dir():
+    return tempfile.TemporaryDirectory(prefix="gourmet-test-")
