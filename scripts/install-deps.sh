@@ -12,6 +12,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # tests: reference dissectors, real servers and clients, network namespaces
   tshark tcpdump iproute2 nginx-light dnsmasq-base dnsutils curl iputils-ping ethtool python3
+  openssl openssh-server openssh-client
 )
 
 missing=()
