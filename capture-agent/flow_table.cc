@@ -50,7 +50,37 @@ FlowKey MakeFlowKey(const DecodedPacket& p, bool* from_a) {
 FlowTable::FlowTable(FlowTableConfig config, ExportFn on_export)
     : config_(std::move(config)), on_export_(std::move(on_export)) {}
 
-FlowTable::~FlowTable() = default;
+FlowTable::~FlowTable() {
+  for (Flow* f : flows_) pool_.Delete(f);
+}
+
+namespace {
+constexpr size_t kFlowsPerBlock = 4096;
+}
+
+FlowTable::Flow* FlowTable::FlowPool::New() {
+  if (!free_) {
+    auto* block = static_cast<Flow*>(::operator new(sizeof(Flow) * kFlowsPerBlock));
+    blocks_.push_back(block);
+    for (size_t i = 0; i < kFlowsPerBlock; ++i) {
+      block[i].next = free_;  // raw storage: only the link is used until construction
+      free_ = &block[i];
+    }
+  }
+  Flow* f = free_;
+  free_ = f->next;
+  return new (f) Flow();
+}
+
+void FlowTable::FlowPool::Delete(Flow* f) {
+  f->~Flow();
+  f->next = free_;
+  free_ = f;
+}
+
+FlowTable::FlowPool::~FlowPool() {
+  for (void* b : blocks_) ::operator delete(b);
+}
 
 absl::Duration FlowTable::Timeout(TimeoutClass c) const {
   switch (c) {
@@ -102,29 +132,35 @@ void FlowTable::AddHistory(Flow* f, int dir, char letter) {
   if (f->history_len < sizeof(f->history)) f->history[f->history_len++] = letter;
 }
 
-void FlowTable::Process(const DecodedPacket& p) {
+uint64_t FlowTable::Process(const DecodedPacket& p, uint64_t tunnel_parent) {
   ++stats_.packets;
   if (p.ts_us - last_sweep_us_ >= kSweepIntervalUs) Expire(p.ts_us);
 
   bool from_a = true;
   FlowKey key = MakeFlowKey(p, &from_a);
   auto it = flows_.find(key);
-  if (it == flows_.end()) {
+  Flow* f;
+  if (it != flows_.end()) {
+    f = *it;
+  } else {
     if (flows_.size() >= config_.max_flows) EvictOne();
-    it = flows_.try_emplace(key).first;
-    Flow* f = &it->second;
-    f->key = &it->first;
+    f = pool_.New();
+    f->key = key;
+    flows_.insert(f);
     f->serial = next_serial_++;
     f->first_ts = f->last_ts = p.ts_us;
     f->orig_is_a = from_a;
     ++stats_.flows_created;
+    if (tunnel_parent != kNoFlow) {
+      f->extra = std::make_unique<FlowExtra>();
+      f->extra->tunnel_parent = MakeUid(config_.uid_seed, config_.worker, tunnel_parent);
+    }
     // A SYN-ACK first means we missed the SYN: its receiver is the originator.
     if (p.ip_proto == 6 && (p.tcp_flags & (kSyn | kAck)) == (kSyn | kAck)) {
       f->orig_is_a = !from_a;
       AddHistory(f, 0, '^');
     }
   }
-  Flow* f = &it->second;
   const int dir = from_a == f->orig_is_a ? 0 : 1;
   if (p.ts_us > f->last_ts) f->last_ts = p.ts_us;
   DirStats& d = f->dir[dir];
@@ -144,7 +180,7 @@ void FlowTable::Process(const DecodedPacket& p) {
       d.bytes += p.payload_wire_len;
       if (p.payload_wire_len > 0) AddHistory(f, dir, 'D');  // Zeek marks UDP data too
       if (p.payload_len > 0) Deliver(f, dir, p.ts_us, p.payload, p.payload_len, 0, /*merge=*/false);
-      if (p.payload_len < p.payload_wire_len) d.missed += p.payload_wire_len - p.payload_len;
+      if (p.payload_len < p.payload_wire_len) AddMissed(f, dir, p.payload_wire_len - p.payload_len);
       cls = kUdp;
       break;
     case 1:
@@ -158,14 +194,18 @@ void FlowTable::Process(const DecodedPacket& p) {
       break;
   }
   Touch(f, cls);
-  if (p.ts_us - f->first_ts > ToMicros(config_.active_timeout)) Export(f, gourmet::v1::END_ACTIVE);
+  if (p.ts_us - f->first_ts > ToMicros(config_.active_timeout)) {
+    Export(f, gourmet::v1::END_ACTIVE);
+    return kNoFlow;
+  }
+  return f->serial;
 }
 
 void FlowTable::AddWeird(const DecodedPacket& p, const char* name) {
   bool from_a;
   auto it = flows_.find(MakeFlowKey(p, &from_a));
   if (it == flows_.end()) return;
-  Flow* f = &it->second;
+  Flow* f = *it;
   if (!f->extra) f->extra = std::make_unique<FlowExtra>();
   auto& w = f->extra->weirds;
   if (std::find(w.begin(), w.end(), name) == w.end()) w.push_back(name);
@@ -242,7 +282,7 @@ void FlowTable::TcpPacket(Flow* f, int dir, const DecodedPacket& p) {
       Deliver(f, dir, p.ts_us, p.payload + skip, p.payload_len - skip, 0, /*merge=*/true);
     }
     if (p.payload_len < p.payload_wire_len) {  // cut by the snap length
-      f->dir[dir].missed += p.payload_wire_len - std::max<uint64_t>(p.payload_len, skip);
+      AddMissed(f, dir, p.payload_wire_len - std::max<uint64_t>(p.payload_len, skip));
     }
     e.next = end;
     // Drain buffered segments that are now in order.
@@ -276,6 +316,11 @@ void FlowTable::TcpPacket(Flow* f, int dir, const DecodedPacket& p) {
   slot->second.assign(reinterpret_cast<const char*>(p.payload), p.payload_len);
 }
 
+void FlowTable::AddMissed(Flow* f, int dir, uint64_t n) {
+  if (!f->extra) f->extra = std::make_unique<FlowExtra>();
+  f->extra->missed[dir] += n;
+}
+
 void FlowTable::Deliver(Flow* f, int dir, int64_t ts_us, const uint8_t* data, uint64_t len,
                         uint64_t gap, bool merge) {
   if (!f->extra) f->extra = std::make_unique<FlowExtra>();
@@ -284,7 +329,7 @@ void FlowTable::Deliver(Flow* f, int dir, int64_t ts_us, const uint8_t* data, ui
       x.kept[dir] < config_.payload_depth ? config_.payload_depth - x.kept[dir] : 0;
   const uint64_t keep = std::min(len, room);
   if (keep < len) {
-    f->dir[dir].truncated += len - keep;
+    x.truncated[dir] += len - keep;
     stats_.payload_truncated += len - keep;
   }
   if (keep == 0) return;
@@ -311,7 +356,7 @@ void FlowTable::FlushReassembly(Flow* f, int dir) {
       } else {
         skip = e.next - rel;
       }
-      f->dir[dir].missed += gap;
+      if (gap > 0) AddMissed(f, dir, gap);
       if (gap > 0) AddHistory(f, dir, 'G');
       Deliver(f, dir, f->last_ts, reinterpret_cast<const uint8_t*>(data.data()) + skip,
               data.size() - skip, gap, false);
@@ -322,7 +367,7 @@ void FlowTable::FlushReassembly(Flow* f, int dir) {
   }
   // Data the sequence numbers cover but that never arrived (dropped segments).
   if (e.max_end > e.next) {
-    f->dir[dir].missed += e.max_end - e.next;
+    AddMissed(f, dir, e.max_end - e.next);
     AddHistory(f, dir, 'G');
     e.next = e.max_end;
   }
@@ -363,7 +408,7 @@ const char* FlowTable::ConnState(const Flow& f, uint8_t proto) {
 }
 
 void FlowTable::Export(Flow* f, gourmet::v1::EndReason reason) {
-  const FlowKey key = *f->key;
+  const FlowKey key = f->key;
   const uint8_t proto = key.proto;
   if (proto == 6) {
     for (int d = 0; d < 2; ++d) {
@@ -393,8 +438,10 @@ void FlowTable::Export(Flow* f, gourmet::v1::EndReason reason) {
     s->set_pkts(f->dir[d].pkts);
     s->set_ip_bytes(f->dir[d].ip_bytes);
     s->set_bytes(f->dir[d].bytes);
-    s->set_missed_bytes(f->dir[d].missed);
-    s->set_truncated_bytes(f->dir[d].truncated);
+    if (f->extra) {
+      s->set_missed_bytes(f->extra->missed[d]);
+      s->set_truncated_bytes(f->extra->truncated[d]);
+    }
   }
   c.set_conn_state(ConnState(*f, proto));
   c.set_history(std::string(f->history, f->history_len));
@@ -411,9 +458,11 @@ void FlowTable::Export(Flow* f, gourmet::v1::EndReason reason) {
       out->set_data(std::move(ch.data));
     }
     for (const char* w : f->extra->weirds) c.add_weirds(w);
+    if (!f->extra->tunnel_parent.empty()) c.add_tunnel_parents(f->extra->tunnel_parent);
   }
   Unlink(f);
-  flows_.erase(key);
+  flows_.erase(f);
+  pool_.Delete(f);
   ++stats_.flows_exported;
   on_export_(std::move(c));
 }
