@@ -43,3 +43,43 @@ function(gourmet_plugin)
   # Plugins must not silently depend on symbols of the host.
   target_link_options(gourmet_plugin_${A_NAME} PRIVATE -Wl,--no-undefined)
 endfunction()
+
+# gourmet_fuzz_target(NAME name SRCS ... DEPS ... [CORPUS dir] [RUNS n])
+# -> a libFuzzer binary in build/fuzz/, only when GOURMET_FUZZ=ON (clang).
+# With CORPUS, also a short CTest smoke run (label "fuzz") that reads the
+# committed corpus and writes what it finds to a scratch dir in the build tree.
+function(gourmet_fuzz_target)
+  cmake_parse_arguments(A "" "NAME;CORPUS;RUNS" "SRCS;DEPS" ${ARGN})
+  if(NOT GOURMET_FUZZ)
+    return()
+  endif()
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "GOURMET_FUZZ=ON needs clang (CMAKE_CXX_COMPILER=clang++)")
+  endif()
+  if(NOT A_RUNS)
+    set(A_RUNS 20000)
+  endif()
+  add_executable(${A_NAME} ${A_SRCS})
+  target_link_libraries(${A_NAME} PRIVATE ${A_DEPS})
+  target_compile_options(${A_NAME} PRIVATE -fsanitize=fuzzer,address,undefined
+    -fno-sanitize-recover=undefined)
+  target_link_options(${A_NAME} PRIVATE -fsanitize=fuzzer,address,undefined)
+  set_target_properties(${A_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/fuzz)
+  # The code under test needs coverage instrumentation and the sanitizers too.
+  foreach(dep IN LISTS A_DEPS)
+    if(TARGET ${dep})
+      get_target_property(imported ${dep} IMPORTED)
+      if(NOT imported)
+        target_compile_options(${dep} PRIVATE -fsanitize=fuzzer-no-link,address,undefined)
+      endif()
+    endif()
+  endforeach()
+  if(A_CORPUS AND GOURMET_BUILD_TESTS)
+    set(scratch ${CMAKE_CURRENT_BINARY_DIR}/${A_NAME}_corpus)
+    file(MAKE_DIRECTORY ${scratch})
+    add_test(NAME ${A_NAME}_smoke
+      COMMAND ${A_NAME} -runs=${A_RUNS} -max_total_time=60 -rss_limit_mb=1024
+              -malloc_limit_mb=256 -timeout=10 ${scratch} ${A_CORPUS})
+    set_tests_properties(${A_NAME}_smoke PROPERTIES LABELS "fuzz" TIMEOUT 180)
+  endif()
+endfunction()
