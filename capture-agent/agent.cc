@@ -95,9 +95,14 @@ struct Agent::Metrics {
         ooo_dropped(NewCounter(r, "gourmet_agent_ooo_dropped_bytes_total",
                                "Out-of-order bytes beyond the reassembly buffer cap")),
         fragments(NewCounter(r, "gourmet_agent_fragments_total", "IP fragments seen")),
-        reassembled(NewCounter(r, "gourmet_agent_datagrams_reassembled_total", "IP datagrams rebuilt from fragments")),
-        frag_dropped(NewCounter(r, "gourmet_agent_fragments_dropped_datagrams_total", "Incomplete datagrams dropped (timeout or memory cap)")),
-        active_family(prometheus::BuildGauge().Name("gourmet_agent_active_flows").Help("Flows being tracked, per worker").Register(r)),
+        reassembled(NewCounter(r, "gourmet_agent_datagrams_reassembled_total",
+                               "IP datagrams rebuilt from fragments")),
+        frag_dropped(NewCounter(r, "gourmet_agent_fragments_dropped_datagrams_total",
+                                "Incomplete datagrams dropped (timeout or memory cap)")),
+        active_family(prometheus::BuildGauge()
+                          .Name("gourmet_agent_active_flows")
+                          .Help("Flows being tracked, per worker")
+                          .Register(r)),
         pending_batches(
             NewGauge(r, "gourmet_agent_pending_batches", "Batches not yet acknowledged")),
         weird_family(prometheus::BuildCounter()
@@ -174,7 +179,8 @@ class Agent::Publisher {
     const DefragStats& d = w.defrag().stats();
     m_.fragments.Increment(d.fragments - last_defrag_.fragments);
     m_.reassembled.Increment(d.datagrams - last_defrag_.datagrams);
-    m_.frag_dropped.Increment(d.timed_out + d.evicted - last_defrag_.timed_out - last_defrag_.evicted);
+    m_.frag_dropped.Increment(d.timed_out + d.evicted - last_defrag_.timed_out -
+                              last_defrag_.evicted);
     last_defrag_ = d;
     for (const auto& [name, n] : w.weirds()) {
       uint64_t& last = last_weirds_[name];
@@ -198,10 +204,12 @@ class Agent::Publisher {
 
 absl::Status Agent::Run(const std::function<void(const AgentProgress&)>& progress) {
   if (!config_.interface.empty()) {
-    return absl::UnimplementedError(absl::StrCat(
-        "live capture (-i ", config_.interface, ") is not available in this release; read a file with -r"));
+    return absl::UnimplementedError(
+        absl::StrCat("live capture (-i ", config_.interface,
+                     ") is not available in this release; read a file with -r"));
   }
-  absl::StatusOr<std::unique_ptr<PcapFileSource>> opened = PcapFileSource::Open(config_.read_file, config_.bpf);
+  absl::StatusOr<std::unique_ptr<PcapFileSource>> opened =
+      PcapFileSource::Open(config_.read_file, config_.bpf);
   if (!opened.ok()) return opened.status();
   PcapFileSource& source = **opened;
   const int dlt = source.datalink();
@@ -252,7 +260,8 @@ absl::Status Agent::Run(const std::function<void(const AgentProgress&)>& progres
     p.fraction = final_report ? 1.0 : source.progress();
     p.connections = e;
     p.active_flows = 0;
-    for (const auto& pub : publishers) p.active_flows += pub->active_flows.load(std::memory_order_relaxed);
+    for (const auto& pub : publishers)
+      p.active_flows += pub->active_flows.load(std::memory_order_relaxed);
     p.seconds = absl::ToDoubleSeconds(absl::Now() - start);
     if (progress) progress(p);
   };
@@ -295,7 +304,8 @@ absl::Status Agent::Run(const std::function<void(const AgentProgress&)>& progres
     const PcapFileSource::Next next = source.Read(&raw);
     if (next == PcapFileSource::Next::kEnd) break;
     if (next == PcapFileSource::Next::kError) {
-      read_status = absl::DataLossError(absl::StrCat(source.error(), " (", p.packets, " packets read before it)"));
+      read_status = absl::DataLossError(
+          absl::StrCat(source.error(), " (", p.packets, " packets read before it)"));
       break;
     }
     ++p.packets;
@@ -305,7 +315,8 @@ absl::Status Agent::Run(const std::function<void(const AgentProgress&)>& progres
     } else {
       const char* weird = nullptr;
       const DecodeResult r = Decode(dlt, raw, &pkt, &weird);
-      const uint32_t w = (r == DecodeResult::kOk || r == DecodeResult::kFragment) ? DispatchHash(pkt) % n : 0;
+      const uint32_t w =
+          (r == DecodeResult::kOk || r == DecodeResult::kFragment) ? DispatchHash(pkt) % n : 0;
       rings[w]->Push(raw);
     }
     if (++since_check >= 1024) {
@@ -333,8 +344,8 @@ absl::Status Agent::Run(const std::function<void(const AgentProgress&)>& progres
   summary_ = p;
   if (!export_status.ok()) return export_status;
   if (exporter.connections_failed() > 0) {
-    return absl::InternalError(
-        absl::StrCat(exporter.connections_failed(), " connections were refused by the analyzer pool"));
+    return absl::InternalError(absl::StrCat(exporter.connections_failed(),
+                                            " connections were refused by the analyzer pool"));
   }
   return read_status;
 }

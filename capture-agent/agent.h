@@ -11,8 +11,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "capture-agent/exporter.h"
 #include "capture-agent/defrag.h"
+#include "capture-agent/exporter.h"
 #include "capture-agent/flow_table.h"
 #include "prometheus/registry.h"
 #include "services/config.h"

@@ -368,7 +368,8 @@ DecodeResult DecodeIp(const uint8_t* data, uint32_t len, DecodedPacket* out, con
   return DecodeRawIp(data, len, out, weird);
 }
 
-DecodeResult DecodeEthernet(const uint8_t* p, uint32_t len, DecodedPacket* out, const char** weird) {
+DecodeResult DecodeEthernet(const uint8_t* p, uint32_t len, DecodedPacket* out,
+                            const char** weird) {
   ResetLayers(out);
   if (len < 14) return Weird(weird, "truncated_ethernet_frame");
   return DecodeEtherPayload(Be16(p + 12), p + 14, len - 14, out, weird);

@@ -40,6 +40,7 @@ DecodeResult Decode(int dlt, const RawPacket& raw, DecodedPacket* out, const cha
 // tunnel) into `out`, keeping its timestamp and VLAN tags.
 DecodeResult DecodeIp(const uint8_t* data, uint32_t len, DecodedPacket* out, const char** weird);
 // Decodes an Ethernet frame carried inside a tunnel (VXLAN, GRE TEB).
-DecodeResult DecodeEthernet(const uint8_t* data, uint32_t len, DecodedPacket* out, const char** weird);
+DecodeResult DecodeEthernet(const uint8_t* data, uint32_t len, DecodedPacket* out,
+                            const char** weird);
 
 }  // namespace gourmet::capture

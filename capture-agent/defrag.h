@@ -30,9 +30,9 @@ struct DefragConfig {
 
 struct DefragStats {
   uint64_t fragments = 0;
-  uint64_t datagrams = 0;   // reassembled
-  uint64_t timed_out = 0;   // incomplete datagrams dropped by timeout
-  uint64_t evicted = 0;     // incomplete datagrams dropped by the memory cap
+  uint64_t datagrams = 0;  // reassembled
+  uint64_t timed_out = 0;  // incomplete datagrams dropped by timeout
+  uint64_t evicted = 0;    // incomplete datagrams dropped by the memory cap
 };
 
 class Defragmenter {

@@ -59,9 +59,11 @@ class DefragTest : public ::testing::Test {
   void ExpectDatagramEquals(const std::vector<uint8_t>& frame) {
     DecodedPacket whole, rebuilt;
     const char* w = nullptr;
-    RawPacket raw{0, frame.data(), static_cast<uint32_t>(frame.size()), static_cast<uint32_t>(frame.size())};
+    RawPacket raw{0, frame.data(), static_cast<uint32_t>(frame.size()),
+                  static_cast<uint32_t>(frame.size())};
     ASSERT_EQ(Decode(kLinkEthernet, raw, &whole, &w), DecodeResult::kOk);
-    ASSERT_EQ(DecodeIp(reinterpret_cast<const uint8_t*>(datagram_.data()), datagram_.size(), &rebuilt, &w),
+    ASSERT_EQ(DecodeIp(reinterpret_cast<const uint8_t*>(datagram_.data()), datagram_.size(),
+                       &rebuilt, &w),
               DecodeResult::kOk);
     EXPECT_EQ(rebuilt.sport, 1000);
     EXPECT_EQ(rebuilt.ip_len, whole.ip_len);
@@ -115,7 +117,8 @@ TEST_F(DefragTest, IncompleteDatagramsTimeOut) {
   const auto frags = Fragment4(Original(), 48);
   Add(frags[0], 1'000'000);
   EXPECT_EQ(defrag_.pending(), 1u);
-  Add(Fragment4(Original(), 48)[1], 1'000'000 + 31'000'000);  // another datagram? same id: new after expiry
+  Add(Fragment4(Original(), 48)[1],
+      1'000'000 + 31'000'000);  // another datagram? same id: new after expiry
   EXPECT_EQ(defrag_.stats().timed_out, 1u);
 }
 

@@ -145,7 +145,7 @@ class FlowTable {
   // state lives in FlowExtra and flows come from a pool, without malloc headers.
   struct Flow {
     FlowKey key;
-    Flow* prev = nullptr;          // timeout list links
+    Flow* prev = nullptr;  // timeout list links
     Flow* next = nullptr;
     int64_t first_ts = 0;
     int64_t last_ts = 0;
@@ -154,7 +154,7 @@ class FlowTable {
     TcpDir tcp[2];
     std::unique_ptr<FlowExtra> extra;
     uint32_t history_seen = 0;  // one bit per (letter, direction)
-    char history[19] = {};  // Zeek letters; long enough for every letter and repeat level
+    char history[19] = {};      // Zeek letters; long enough for every letter and repeat level
     uint8_t history_len = 0;
     bool orig_is_a = true;
     TimeoutClass list = kNumClasses;
@@ -176,7 +176,9 @@ class FlowTable {
     static const FlowKey& K(const Flow* f) { return f->key; }
     static const FlowKey& K(const FlowKey& k) { return k; }
     template <typename A, typename B>
-    bool operator()(const A& a, const B& b) const { return K(a) == K(b); }
+    bool operator()(const A& a, const B& b) const {
+      return K(a) == K(b);
+    }
   };
   // Fixed-size blocks of flows with a free list: no allocation per flow once warm.
   class FlowPool {
@@ -184,6 +186,7 @@ class FlowTable {
     Flow* New();
     void Delete(Flow* f);
     ~FlowPool();
+
    private:
     std::vector<void*> blocks_;
     Flow* free_ = nullptr;  // linked through Flow::next

@@ -67,7 +67,9 @@ class PacketRing {
     }
   }
 
-  void Pop() { tail_.store(tail_.load(std::memory_order_relaxed) + current_, std::memory_order_release); }
+  void Pop() {
+    tail_.store(tail_.load(std::memory_order_relaxed) + current_, std::memory_order_release);
+  }
 
   void Close() { closed_.store(true, std::memory_order_release); }
   bool closed() const { return closed_.load(std::memory_order_acquire); }

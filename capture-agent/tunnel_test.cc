@@ -32,18 +32,22 @@ std::string InnerIp() {
 
 std::vector<gourmet::v1::Connection> RunOuter(const PacketSpec& outer) {
   std::vector<gourmet::v1::Connection> out;
-  Worker w(FlowTableConfig(), DefragConfig(), [&](gourmet::v1::Connection&& c) { out.push_back(std::move(c)); });
+  Worker w(FlowTableConfig(), DefragConfig(),
+           [&](gourmet::v1::Connection&& c) { out.push_back(std::move(c)); });
   const auto f = BuildFrame(outer);
-  w.Handle(1, RawPacket{1, f.data(), static_cast<uint32_t>(f.size()), static_cast<uint32_t>(f.size())});
+  w.Handle(
+      1, RawPacket{1, f.data(), static_cast<uint32_t>(f.size()), static_cast<uint32_t>(f.size())});
   w.FlushAll();
   return out;
 }
 
-void ExpectInnerWithParent(const std::vector<gourmet::v1::Connection>& conns, uint32_t outer_proto) {
+void ExpectInnerWithParent(const std::vector<gourmet::v1::Connection>& conns,
+                           uint32_t outer_proto) {
   ASSERT_EQ(conns.size(), 2u);
   const gourmet::v1::Connection* outer = nullptr;
   const gourmet::v1::Connection* inner = nullptr;
-  for (const auto& c : conns) (c.ip_proto() == outer_proto && c.resp().port() != 443 ? outer : inner) = &c;
+  for (const auto& c : conns)
+    (c.ip_proto() == outer_proto && c.resp().port() != 443 ? outer : inner) = &c;
   ASSERT_NE(outer, nullptr);
   ASSERT_NE(inner, nullptr);
   EXPECT_EQ(inner->ip_proto(), 6u);
@@ -81,7 +85,8 @@ TEST(TunnelTest, Vxlan) {
   outer.sport = 50000;
   outer.dport = 4789;
   const auto f = Inner();
-  outer.payload = std::string("\x08\x00\x00\x00\x00\x00\x2a\x00", 8) + std::string(f.begin(), f.end());
+  outer.payload =
+      std::string("\x08\x00\x00\x00\x00\x00\x2a\x00", 8) + std::string(f.begin(), f.end());
   ExpectInnerWithParent(RunOuter(outer), 17);
 }
 
@@ -108,8 +113,10 @@ TEST(TunnelTest, MplsStack) {
   m.insert(m.end(), {0x88, 0x47, 0x00, 0x01, 0x00, 0x40, 0x00, 0x02, 0x01, 0x40});
   m.insert(m.end(), f.begin() + 14, f.end());
   std::vector<gourmet::v1::Connection> out;
-  Worker w(FlowTableConfig(), DefragConfig(), [&](gourmet::v1::Connection&& c) { out.push_back(std::move(c)); });
-  w.Handle(1, RawPacket{1, m.data(), static_cast<uint32_t>(m.size()), static_cast<uint32_t>(m.size())});
+  Worker w(FlowTableConfig(), DefragConfig(),
+           [&](gourmet::v1::Connection&& c) { out.push_back(std::move(c)); });
+  w.Handle(
+      1, RawPacket{1, m.data(), static_cast<uint32_t>(m.size()), static_cast<uint32_t>(m.size())});
   w.FlushAll();
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].resp().port(), 443u);

@@ -33,7 +33,8 @@ class Worker {
  private:
   static constexpr int kMaxTunnelDepth = 3;
 
-  void HandleDecoded(DecodeResult r, DecodedPacket& pkt, const char* weird, uint64_t parent, int depth);
+  void HandleDecoded(DecodeResult r, DecodedPacket& pkt, const char* weird, uint64_t parent,
+                     int depth);
   void CountWeird(const char* name) { ++weirds_[name]; }
 
   FlowTable flows_;

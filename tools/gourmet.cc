@@ -29,6 +29,7 @@ std::vector<FlagSpec> RunFlags() {
        "comma-separated plugins (default: every plugin in the plugin dir)"},
       {"plugin-dir", 0, "analyzer.plugin_dir", "DIR", "where plugins are found"},
       {"workers", 'w', "analyzer.workers", "N", "analysis threads"},
+      {"capture-workers", 0, "agent.workers", "N", "capture threads, each with its own flow table"},
       {"seed", 0, "agent.uid_seed", "N", "seed for connection uids"},
       {"sensor", 0, "agent.sensor", "NAME", "sensor name in each record"},
       {"quiet", 'q', "quiet", "", "no progress line"},
