@@ -63,6 +63,7 @@ absl::StatusOr<AgentConfig> AgentConfigFromYaml(const YAML::Node& root, ConfigRe
   c.flows.payload_depth = r->Int("flows.payload_depth", 1 << 20, 0, int64_t{1} << 30);
   c.flows.max_ooo_bytes = r->Int("flows.max_ooo_bytes", 1 << 20, 0, int64_t{1} << 30);
   c.workers = r->Int("workers", 1, 1, 64);
+  c.flows.check_checksums = r->Bool("flows.check_checksums", false);
   c.defrag.max_bytes = r->Int("defrag.max_bytes", 32 << 20, 0, int64_t{1} << 34);
   c.defrag.timeout = r->Duration("defrag.timeout", absl::Seconds(30));
   if (c.read_file.empty() && c.interface.empty()) {
@@ -182,10 +183,12 @@ class Agent::Publisher {
     m_.frag_dropped.Increment(d.timed_out + d.evicted - last_defrag_.timed_out -
                               last_defrag_.evicted);
     last_defrag_ = d;
-    for (const auto& [name, n] : w.weirds()) {
-      uint64_t& last = last_weirds_[name];
-      m_.Weird(name).Increment(n - last);
-      last = n;
+    for (const auto* weirds : {&w.weirds(), &w.flows().weirds()}) {
+      for (const auto& [name, n] : *weirds) {
+        uint64_t& last = last_weirds_[name];
+        m_.Weird(name).Increment(n - last);
+        last = n;
+      }
     }
     active_.Set(w.flows().size());
     active_flows.store(w.flows().size(), std::memory_order_relaxed);

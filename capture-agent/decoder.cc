@@ -129,6 +129,9 @@ void DecodeUdpTunnel(DecodedPacket* out) {
 
 DecodeResult DecodeTransport(const uint8_t* p, uint32_t len, uint32_t wire_len, DecodedPacket* out,
                              const char** weird) {
+  out->l4 = p;
+  out->l4_len = len;
+  out->l4_wire_len = wire_len;
   switch (out->ip_proto) {
     case 6: {
       if (len < 20) return Weird(weird, "truncated_tcp_header");
@@ -193,6 +196,7 @@ DecodeResult DecodeIpv4(const uint8_t* p, uint32_t len, DecodedPacket* out, cons
   const uint32_t total = Be16(p + 2);
   if (total < ihl) return Weird(weird, "bad_ip_total_len");
   out->ip_version = 4;
+  out->l3 = p;
   out->ip_proto = p[9];
   out->ip_len = total;
   std::memcpy(out->src, p + 12, 4);
@@ -221,6 +225,7 @@ DecodeResult DecodeIpv6(const uint8_t* p, uint32_t len, DecodedPacket* out, cons
   if ((p[0] >> 4) != 6) return Weird(weird, "bad_ip_version");
   const uint32_t plen = Be16(p + 4);
   out->ip_version = 6;
+  out->l3 = p;
   out->ip_len = 40 + plen;
   std::memcpy(out->src, p + 8, 16);
   std::memcpy(out->dst, p + 24, 16);
@@ -335,7 +340,37 @@ DecodeResult DecodeRawIp(const uint8_t* p, uint32_t len, DecodedPacket* out, con
   }
 }
 
+uint32_t Sum16(const uint8_t* p, size_t n, uint32_t sum) {
+  for (; n > 1; n -= 2, p += 2) sum += Be16(p);
+  if (n) sum += p[0] << 8;
+  return sum;
+}
+
+uint16_t Fold(uint32_t sum) {
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<uint16_t>(sum);
+}
+
 }  // namespace
+
+const char* VerifyChecksums(const DecodedPacket& p) {
+  if (p.ip_version == 4 && p.l3) {
+    const uint32_t ihl = (p.l3[0] & 0x0f) * 4u;
+    if (Fold(Sum16(p.l3, ihl, 0)) != 0xffff) return "bad_ip_checksum";
+  }
+  if ((p.ip_proto != 6 && p.ip_proto != 17) || !p.l4 || p.l4_len < p.l4_wire_len) return nullptr;
+  if (p.ip_proto == 17 && p.ip_version == 4 && Be16(p.l4 + 6) == 0) return nullptr;  // no checksum
+  // The pseudo-header, then the whole segment (its checksum field included).
+  const int alen = p.ip_version == 4 ? 4 : 16;
+  uint32_t sum = Sum16(p.src, alen, 0);
+  sum = Sum16(p.dst, alen, sum);
+  sum += p.ip_proto;
+  sum += p.l4_wire_len & 0xffff;
+  sum += p.l4_wire_len >> 16;
+  sum = Sum16(p.l4, p.l4_wire_len, sum);
+  if (Fold(sum) != 0xffff) return p.ip_proto == 6 ? "bad_tcp_checksum" : "bad_udp_checksum";
+  return nullptr;
+}
 
 bool IsSupportedLinkType(int dlt) {
   switch (dlt) {
@@ -356,6 +391,7 @@ bool IsSupportedLinkType(int dlt) {
 namespace {
 void ResetLayers(DecodedPacket* out) {
   out->ip_version = 0;
+  out->l3 = out->l4 = nullptr;
   out->tcp_flags = 0;
   out->sport = out->dport = 0;
   out->payload_len = out->payload_wire_len = 0;

@@ -117,6 +117,7 @@ Defragmenter::Result Defragmenter::Add(const DecodedPacket& p, std::string_view*
   } else if (overlap) {
     *weird = "fragment_overlap";
   }
+  if (*weird && !d.weird) d.weird = *weird;
   // The memory cap: drop the oldest incomplete datagrams (never this one).
   while (bytes_ > config_.max_bytes && by_age_.size() > 1) {
     auto victim = datagrams_.find(by_age_.front());
@@ -140,6 +141,7 @@ Defragmenter::Result Defragmenter::Add(const DecodedPacket& p, std::string_view*
     out_[6] = static_cast<char>(f.next_header);  // fragment header (and those before it) dropped
   }
   out_.append(d.data.data(), d.total);
+  completed_weird_ = d.weird;
   Drop(it);
   ++stats_.datagrams;
   *datagram = out_;

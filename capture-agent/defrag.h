@@ -47,6 +47,8 @@ class Defragmenter {
   Result Add(const DecodedPacket& p, std::string_view* datagram, const char** weird);
 
   const DefragStats& stats() const { return stats_; }
+  // The first anomaly seen on the datagram Add() last completed, or nullptr.
+  const char* completed_weird() const { return completed_weird_; }
   size_t pending() const { return datagrams_.size(); }
   size_t bytes() const { return bytes_; }
 
@@ -70,6 +72,7 @@ class Defragmenter {
     uint32_t total = 0;  // payload length, known once the last fragment arrived
     bool has_last = false;
     bool has_first = false;
+    const char* weird = nullptr;
     std::list<Key>::iterator age;  // position in age order
   };
 
@@ -82,6 +85,7 @@ class Defragmenter {
   std::list<Key> by_age_;  // oldest first
   size_t bytes_ = 0;
   std::string out_;  // the last reassembled datagram
+  const char* completed_weird_ = nullptr;
   DefragStats stats_;
 };
 

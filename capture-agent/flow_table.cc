@@ -217,6 +217,12 @@ void FlowTable::TcpPacket(Flow* f, int dir, const DecodedPacket& p) {
   const uint8_t fl = p.tcp_flags;
   const bool syn = fl & kSyn, ack = fl & kAck, fin = fl & kFin, rst = fl & kRst;
 
+  if (syn && (fin || rst)) AddHistory(f, dir, 'Q');  // multi-flag packet
+  if (fin && rst) AddHistory(f, dir, 'I');           // inconsistent packet
+  if (p.tcp_window == 0 && !syn && !rst) {
+    if (e.zero_windows < UINT16_MAX) ++e.zero_windows;
+    RepeatHistory(f, dir, 'W', e.zero_windows, &e.zero_windows_logged);
+  }
   if (syn) AddHistory(f, dir, ack ? 'H' : 'S');
   if (fin) AddHistory(f, dir, 'F');
   if (rst) AddHistory(f, dir, 'R');
@@ -263,17 +269,16 @@ void FlowTable::TcpPacket(Flow* f, int dir, const DecodedPacket& p) {
   if (end <= 0) return;  // entirely before the stream start: stray
   if (static_cast<uint64_t>(end) > e.max_end) e.max_end = end;
 
+  // Data already seen wins; different bytes for the same range are an anomaly.
+  if (rel < static_cast<int64_t>(e.next) && rel >= 0) {
+    const uint64_t overlap = std::min<uint64_t>(end, e.next) - rel;
+    const uint64_t n = std::min<uint64_t>(overlap, p.payload_len);
+    if (n > 0 && !SameAsDelivered(f, dir, rel, p.payload, n))
+      FlowWeird(f, "retransmission_inconsistency");
+  }
   if (static_cast<uint64_t>(end) <= e.next) {
-    ++e.retransmits;
-    // Zeek repeats 'T' at 1, 10, 100, ... occurrences.
-    uint64_t threshold = 1;
-    for (int i = 0; i < e.retransmits_logged; ++i) threshold *= 10;
-    if (e.retransmits >= threshold) {
-      ++e.retransmits_logged;
-      const int idx = LetterIndex('T');
-      f->history_seen &= ~(1u << (idx * 2 + dir));
-      AddHistory(f, dir, 'T');
-    }
+    if (e.retransmits < UINT32_MAX) ++e.retransmits;
+    RepeatHistory(f, dir, 'T', e.retransmits, &e.retransmits_logged);
     return;
   }
   if (rel <= static_cast<int64_t>(e.next)) {
@@ -314,6 +319,55 @@ void FlowTable::TcpPacket(Flow* f, int dir, const DecodedPacket& p) {
   if (!inserted && slot->second.size() >= p.payload_len) return;
   x.ooo_bytes[dir] += p.payload_len - slot->second.size();
   slot->second.assign(reinterpret_cast<const char*>(p.payload), p.payload_len);
+}
+
+// Zeek records 'T', 'W' (and 'C', 'G') again at 1, 10, 100, ... occurrences.
+bool FlowTable::RepeatHistory(Flow* f, int dir, char letter, uint64_t count, uint8_t* logged) {
+  uint64_t threshold = 1;
+  for (int i = 0; i < *logged; ++i) threshold *= 10;
+  if (count < threshold) return false;
+  ++*logged;
+  f->history_seen &= ~(1u << (LetterIndex(letter) * 2 + dir));
+  AddHistory(f, dir, letter);
+  return true;
+}
+
+void FlowTable::FlowWeird(Flow* f, const char* name) {
+  ++weirds_[name];
+  if (!f->extra) f->extra = std::make_unique<FlowExtra>();
+  auto& w = f->extra->weirds;
+  if (std::find(w.begin(), w.end(), name) == w.end()) w.push_back(name);
+}
+
+// Compares `data` with the bytes kept for [rel, rel+len) of direction `dir`.
+// Only possible while that direction has no gap and the range was kept;
+// otherwise the bytes are given the benefit of the doubt.
+bool FlowTable::SameAsDelivered(const Flow* f, int dir, uint64_t rel, const uint8_t* data,
+                                uint64_t len) const {
+  if (!f->extra || f->extra->missed[dir] > 0) return true;
+  uint64_t pos = 0;
+  for (const auto& ch : f->extra->chunks) {
+    if (ch.dir != dir) continue;
+    const uint64_t chunk_end = pos + ch.data.size();
+    if (rel < chunk_end && rel + len > pos) {
+      const uint64_t from = std::max(rel, pos), to = std::min(rel + len, chunk_end);
+      if (std::memcmp(ch.data.data() + (from - pos), data + (from - rel), to - from) != 0)
+        return false;
+    }
+    pos = chunk_end;
+    if (pos >= rel + len) break;
+  }
+  return true;
+}
+
+void FlowTable::BadChecksum(const DecodedPacket& p) {
+  bool from_a;
+  auto it = flows_.find(MakeFlowKey(p, &from_a));
+  if (it == flows_.end()) return;
+  Flow* f = *it;
+  const int dir = from_a == f->orig_is_a ? 0 : 1;
+  if (p.ip_proto == 6) AddHistory(f, dir, 'C');
+  FlowWeird(f, p.ip_proto == 6 ? "bad_tcp_checksum" : "bad_udp_checksum");
 }
 
 void FlowTable::AddMissed(Flow* f, int dir, uint64_t n) {

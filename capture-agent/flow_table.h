@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/hash/hash.h"
 #include "absl/strings/string_view.h"
@@ -31,6 +32,7 @@ struct FlowTableConfig {
   absl::Duration active_timeout = absl::Hours(1);  // longest a record may span
   size_t max_flows = 1 << 20;
   uint64_t payload_depth = 1 << 20;  // bytes kept per direction
+  bool check_checksums = false;      // off: captures on the sending host have offloaded checksums
   uint64_t max_ooo_bytes = 1 << 20;  // out-of-order bytes buffered per direction
   uint64_t uid_seed = 0;
   uint16_t community_id_seed = 0;
@@ -86,8 +88,13 @@ class FlowTable {
   // Returns the serial of the packet's flow (kNoFlow if it was exported at
   // once). `tunnel_parent` is the serial of the tunnel flow that carried it.
   uint64_t Process(const DecodedPacket& p, uint64_t tunnel_parent = kNoFlow);
-  // Records an anomaly on the flow of `p` (decoded at least to addresses).
+  // Records an anomaly on the flow of `p` (decoded to ports), if tracked.
   void AddWeird(const DecodedPacket& p, const char* name);
+  // A packet with a bad transport checksum: not analysed, but Zeek's 'C'
+  // goes into the history of its flow.
+  void BadChecksum(const DecodedPacket& p);
+  // Anomalies the flow table itself found, by name.
+  const absl::flat_hash_map<const char*, uint64_t>& weirds() const { return weirds_; }
   // Exports every flow (end of input or shutdown).
   void FlushAll();
 
@@ -114,13 +121,15 @@ class FlowTable {
   };
 
   struct TcpDir {
-    uint32_t base = 0;     // sequence number of relative offset 0 (ISN + 1)
-    uint64_t next = 0;     // next relative offset expected in order
-    uint64_t max_end = 0;  // highest relative end of data seen
+    uint32_t base = 0;         // sequence number of relative offset 0 (ISN + 1)
+    uint32_t retransmits = 0;  // history 'T' repeats at 1, 10, 100, ... of these
+    uint64_t next = 0;         // next relative offset expected in order
+    uint64_t max_end = 0;      // highest relative end of data seen
     TcpState state = kInactive;
     bool has_base = false;
-    uint8_t retransmits_logged = 0;  // history 'T' repeats at 1, 10, 100, ...
-    uint32_t retransmits = 0;
+    uint8_t retransmits_logged = 0;
+    uint8_t zero_windows_logged = 0;
+    uint16_t zero_windows = 0;  // history 'W', repeated likewise
   };
 
   // Rarely needed, so allocated on the first payload byte or anomaly.
@@ -207,6 +216,10 @@ class FlowTable {
                bool merge);
   void FlushReassembly(Flow* f, int dir);
   void AddMissed(Flow* f, int dir, uint64_t n);
+  void FlowWeird(Flow* f, const char* name);
+  bool RepeatHistory(Flow* f, int dir, char letter, uint64_t count, uint8_t* logged);
+  bool SameAsDelivered(const Flow* f, int dir, uint64_t rel, const uint8_t* data,
+                       uint64_t len) const;
 
   FlowTableConfig config_;
   ExportFn on_export_;
@@ -216,6 +229,7 @@ class FlowTable {
   int64_t last_sweep_us_ = 0;
   uint64_t next_serial_ = 0;
   FlowTableStats stats_;
+  absl::flat_hash_map<const char*, uint64_t> weirds_;
 };
 
 }  // namespace gourmet::capture

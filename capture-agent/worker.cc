@@ -30,11 +30,21 @@ void Worker::HandleDecoded(DecodeResult r, DecodedPacket& pkt, const char* weird
       const DecodeResult r2 = DecodeIp(reinterpret_cast<const uint8_t*>(datagram.data()),
                                        static_cast<uint32_t>(datagram.size()), &pkt, &w);
       // A reassembled datagram is never a fragment again; guard anyway.
-      if (r2 != DecodeResult::kFragment) HandleDecoded(r2, pkt, w, parent, depth);
+      if (r2 == DecodeResult::kFragment) return;
+      const char* datagram_weird = defrag_.completed_weird();
+      HandleDecoded(r2, pkt, w, parent, depth);
+      if (datagram_weird && r2 == DecodeResult::kOk) flows_.AddWeird(pkt, datagram_weird);
       return;
     }
     case DecodeResult::kOk:
       break;
+  }
+  if (check_checksums_) {
+    if (const char* bad = VerifyChecksums(pkt)) {
+      CountWeird(bad);
+      flows_.BadChecksum(pkt);
+      return;
+    }
   }
   const uint64_t serial = flows_.Process(pkt, parent);
   if (pkt.encap == DecodedPacket::Encap::kNone) return;

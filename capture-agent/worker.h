@@ -17,7 +17,9 @@ namespace gourmet::capture {
 class Worker {
  public:
   Worker(FlowTableConfig flows, DefragConfig defrag, FlowTable::ExportFn on_export)
-      : flows_(std::move(flows), std::move(on_export)), defrag_(defrag) {}
+      : check_checksums_(flows.check_checksums),
+        flows_(std::move(flows), std::move(on_export)),
+        defrag_(defrag) {}
 
   // Processes one captured packet of link type `dlt`.
   void Handle(int dlt, const RawPacket& raw);
@@ -37,6 +39,7 @@ class Worker {
                      int depth);
   void CountWeird(const char* name) { ++weirds_[name]; }
 
+  const bool check_checksums_;
   FlowTable flows_;
   Defragmenter defrag_;
   uint64_t non_ip_ = 0;
