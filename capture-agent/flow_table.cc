@@ -23,10 +23,6 @@ int64_t ToMicros(absl::Duration d) { return absl::ToInt64Microseconds(d); }
 
 }  // namespace
 
-bool FlowKey::operator==(const FlowKey& o) const {
-  return std::memcmp(this, &o, sizeof(*this)) == 0;
-}
-
 FlowKey MakeFlowKey(const DecodedPacket& p, bool* from_a) {
   FlowKey k;
   std::memset(&k, 0, sizeof(k));
@@ -393,8 +389,11 @@ void FlowTable::Deliver(Flow* f, int dir, int64_t ts_us, const uint8_t* data, ui
     x.chunks.back().ts_us = ts_us;
     return;
   }
-  x.chunks.push_back({static_cast<uint8_t>(dir), ts_us, gap,
-                      std::string(reinterpret_cast<const char*>(data), keep)});
+  x.chunks.push_back({static_cast<uint8_t>(dir), ts_us, gap, std::string()});
+  std::string& buf = x.chunks.back().data;
+  // A TCP chunk usually grows: start with room for a few segments.
+  if (merge) buf.reserve(std::min<uint64_t>(room, std::max<uint64_t>(keep, 8192)));
+  buf.assign(reinterpret_cast<const char*>(data), keep);
 }
 
 void FlowTable::FlushReassembly(Flow* f, int dir) {

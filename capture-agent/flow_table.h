@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <memory>
@@ -62,7 +63,7 @@ struct FlowKey {
   uint8_t ip_version;
   uint8_t pad[2];
 
-  bool operator==(const FlowKey& o) const;
+  bool operator==(const FlowKey& o) const { return std::memcmp(this, &o, sizeof(*this)) == 0; }
   template <typename H>
   friend H AbslHashValue(H h, const FlowKey& k) {
     return H::combine_contiguous(std::move(h), reinterpret_cast<const unsigned char*>(&k),
@@ -154,7 +155,8 @@ class FlowTable {
   // state lives in FlowExtra and flows come from a pool, without malloc headers.
   struct Flow {
     FlowKey key;
-    Flow* prev = nullptr;  // timeout list links
+    uint32_t history_seen = 0;  // one bit per (letter, direction); fills the key's padding
+    Flow* prev = nullptr;       // timeout list links
     Flow* next = nullptr;
     int64_t first_ts = 0;
     int64_t last_ts = 0;
@@ -162,8 +164,7 @@ class FlowTable {
     DirStats dir[2];  // [0] originator, [1] responder
     TcpDir tcp[2];
     std::unique_ptr<FlowExtra> extra;
-    uint32_t history_seen = 0;  // one bit per (letter, direction)
-    char history[19] = {};      // Zeek letters; long enough for every letter and repeat level
+    char history[19] = {};  // Zeek letters; long enough for every letter and repeat level
     uint8_t history_len = 0;
     bool orig_is_a = true;
     TimeoutClass list = kNumClasses;

@@ -14,6 +14,7 @@
 #include "capture-agent/agent.h"
 #include "log-sink/sink_server.h"
 #include "services/log.h"
+#include "services/memory.h"
 #include "services/signals.h"
 
 namespace gourmet {
@@ -195,6 +196,7 @@ int Run(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   gourmet::SetLogProgramName("gourmet");
+  gourmet::TuneAllocatorForPayload();
   const std::string cmd = argc > 1 ? argv[1] : "";
   if (cmd == "run") return gourmet::Run(argc, argv);
   if (cmd == "-h" || cmd == "--help" || cmd == "help") {
