@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "capture-agent/defrag.h"
 #include "capture-agent/exporter.h"
 #include "capture-agent/flow_table.h"
 #include "prometheus/registry.h"
@@ -23,7 +24,9 @@ struct AgentConfig {
   std::string interface;  // live source
   std::string bpf;
   std::string metrics_listen;
+  int workers = 1;  // flow-table threads; packets are dispatched by a symmetric address hash
   FlowTableConfig flows;
+  DefragConfig defrag;
   ExporterConfig exporter;
 };
 
@@ -56,6 +59,7 @@ class Agent {
 
  private:
   struct Metrics;
+  class Publisher;
   AgentConfig config_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<Metrics> metrics_;

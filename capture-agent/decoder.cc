@@ -75,8 +75,63 @@ DecodeResult Weird(const char** weird, const char* name) {
   return DecodeResult::kWeird;
 }
 
+constexpr uint16_t kVxlanPort = 4789;
+constexpr uint16_t kTeredoPort = 3544;
+
+void SetInner(DecodedPacket* out, DecodedPacket::Encap kind, const uint8_t* p, uint32_t len) {
+  out->encap = kind;
+  out->inner = p;
+  out->inner_len = len;
+}
+
+// GRE (RFC 2784/2890), version 0 only: optional checksum, key and sequence.
+void DecodeGre(const uint8_t* p, uint32_t len, DecodedPacket* out) {
+  if (len < 4) return;
+  const uint16_t flags = Be16(p);
+  if ((flags & 0x0007) != 0) return;  // version 1 is PPTP's enhanced GRE
+  uint32_t hlen = 4;
+  if (flags & 0x8000) hlen += 4;  // checksum + reserved
+  if (flags & 0x2000) hlen += 4;  // key
+  if (flags & 0x1000) hlen += 4;  // sequence
+  if (len < hlen) return;
+  switch (Be16(p + 2)) {
+    case kEtherIpv4:
+    case kEtherIpv6:
+      SetInner(out, DecodedPacket::Encap::kIp, p + hlen, len - hlen);
+      break;
+    case 0x6558:  // transparent Ethernet bridging
+      SetInner(out, DecodedPacket::Encap::kEthernet, p + hlen, len - hlen);
+      break;
+  }
+}
+
+void DecodeUdpTunnel(DecodedPacket* out) {
+  const uint8_t* p = out->payload;
+  const uint32_t len = out->payload_len;
+  if ((out->dport == kVxlanPort || out->sport == kVxlanPort) && len >= 8 + 14 && (p[0] & 0x08)) {
+    SetInner(out, DecodedPacket::Encap::kEthernet, p + 8, len - 8);
+    return;
+  }
+  if (out->dport == kTeredoPort || out->sport == kTeredoPort) {
+    // RFC 4380: optional authentication (type 1) and origin indication
+    // (type 0) headers, then an IPv6 packet.
+    uint32_t off = 0;
+    if (len >= off + 4 && p[off] == 0 && p[off + 1] == 1) {
+      const uint32_t id_len = p[off + 2], auth_len = p[off + 3];
+      off += 4 + id_len + auth_len + 8 + 1;
+    }
+    if (len >= off + 8 && p[off] == 0 && p[off + 1] == 0) off += 8;
+    if (len >= off + 40 && (p[off] >> 4) == 6 && 40u + Be16(p + off + 4) == len - off) {
+      SetInner(out, DecodedPacket::Encap::kIp, p + off, len - off);
+    }
+  }
+}
+
 DecodeResult DecodeTransport(const uint8_t* p, uint32_t len, uint32_t wire_len, DecodedPacket* out,
                              const char** weird) {
+  out->l4 = p;
+  out->l4_len = len;
+  out->l4_wire_len = wire_len;
   switch (out->ip_proto) {
     case 6: {
       if (len < 20) return Weird(weird, "truncated_tcp_header");
@@ -104,6 +159,7 @@ DecodeResult DecodeTransport(const uint8_t* p, uint32_t len, uint32_t wire_len, 
       out->payload = p + 8;
       out->payload_wire_len = ulen - 8u;
       out->payload_len = len - 8 < out->payload_wire_len ? len - 8 : out->payload_wire_len;
+      DecodeUdpTunnel(out);
       return DecodeResult::kOk;
     }
     case 1:
@@ -122,6 +178,11 @@ DecodeResult DecodeTransport(const uint8_t* p, uint32_t len, uint32_t wire_len, 
       out->payload = p;
       out->payload_len = len;
       out->payload_wire_len = wire_len;
+      if (out->ip_proto == 4 || out->ip_proto == 41) {  // IPv4 / IPv6 in IP
+        SetInner(out, DecodedPacket::Encap::kIp, p, len);
+      } else if (out->ip_proto == 47) {
+        DecodeGre(p, len, out);
+      }
       return DecodeResult::kOk;
   }
 }
@@ -135,12 +196,24 @@ DecodeResult DecodeIpv4(const uint8_t* p, uint32_t len, DecodedPacket* out, cons
   const uint32_t total = Be16(p + 2);
   if (total < ihl) return Weird(weird, "bad_ip_total_len");
   out->ip_version = 4;
+  out->l3 = p;
   out->ip_proto = p[9];
   out->ip_len = total;
   std::memcpy(out->src, p + 12, 4);
   std::memcpy(out->dst, p + 16, 4);
   const uint16_t frag = Be16(p + 6);
-  if ((frag & 0x3fff) != 0) return DecodeResult::kFragment;  // MF set or offset non-zero
+  if ((frag & 0x3fff) != 0) {  // MF set or offset non-zero
+    out->frag.ip = p;
+    out->frag.header_len = ihl;
+    out->frag.data = p + ihl;
+    out->frag.data_len = (len < total ? len : total) - ihl;
+    out->frag.offset = (frag & 0x1fffu) * 8u;
+    out->frag.id = Be16(p + 4);
+    out->frag.more = frag & 0x2000;
+    out->frag.next_header = out->ip_proto;
+    if (out->frag.data_len < total - ihl) return Weird(weird, "truncated_fragment");
+    return DecodeResult::kFragment;
+  }
   // Ethernet padding makes the capture longer than the datagram; a short
   // capture (snaplen) makes it shorter.
   const uint32_t captured = len < total ? len : total;
@@ -152,6 +225,7 @@ DecodeResult DecodeIpv6(const uint8_t* p, uint32_t len, DecodedPacket* out, cons
   if ((p[0] >> 4) != 6) return Weird(weird, "bad_ip_version");
   const uint32_t plen = Be16(p + 4);
   out->ip_version = 6;
+  out->l3 = p;
   out->ip_len = 40 + plen;
   std::memcpy(out->src, p + 8, 16);
   std::memcpy(out->dst, p + 24, 16);
@@ -185,10 +259,25 @@ DecodeResult DecodeIpv6(const uint8_t* p, uint32_t len, DecodedPacket* out, cons
         wire -= hlen;
         continue;
       }
-      case 44:  // fragment
+      case 44: {  // fragment
         if (captured < 8) return Weird(weird, "truncated_ip6_ext_header");
         out->ip_proto = cur[0];
+        const uint16_t off_flags = Be16(cur + 2);
+        out->frag.ip = p;
+        out->frag.header_len = 40;
+        out->frag.data = cur + 8;
+        out->frag.data_len = captured - 8;
+        out->frag.offset = off_flags & 0xfff8u;
+        out->frag.more = off_flags & 1;
+        out->frag.id = Be32(cur + 4);
+        out->frag.next_header = cur[0];
+        if (captured < wire) return Weird(weird, "truncated_fragment");
+        // An atomic fragment (offset 0, no more) is a whole datagram.
+        if (out->frag.offset == 0 && !out->frag.more) {
+          return DecodeTransport(cur + 8, captured - 8, wire - 8, out, weird);
+        }
         return DecodeResult::kFragment;
+      }
       case 59:  // no next header
         out->ip_proto = 59;
         out->payload = cur;
@@ -203,6 +292,8 @@ DecodeResult DecodeIpv6(const uint8_t* p, uint32_t len, DecodedPacket* out, cons
   return Weird(weird, "ip6_ext_header_chain_too_long");
 }
 
+DecodeResult DecodeRawIp(const uint8_t* p, uint32_t len, DecodedPacket* out, const char** weird);
+
 DecodeResult DecodeEtherPayload(uint16_t ethertype, const uint8_t* p, uint32_t len,
                                 DecodedPacket* out, const char** weird) {
   // Up to two VLAN tags (802.1Q, QinQ); deeper stacks are counted and skipped.
@@ -215,6 +306,18 @@ DecodeResult DecodeEtherPayload(uint16_t ethertype, const uint8_t* p, uint32_t l
     len -= 4;
   }
   if (out->vlan_count > 2) out->vlan_count = 2;
+  if (ethertype == 0x8847 || ethertype == 0x8848) {  // MPLS unicast/multicast
+    for (int labels = 0;; ++labels) {
+      if (len < 4) return Weird(weird, "truncated_mpls_header");
+      if (labels >= 16) return Weird(weird, "mpls_stack_too_deep");
+      const bool bottom = p[2] & 1;
+      p += 4;
+      len -= 4;
+      if (bottom) break;
+    }
+    // No protocol field after the stack: IP is told by its version nibble.
+    return DecodeRawIp(p, len, out, weird);
+  }
   switch (ethertype) {
     case kEtherIpv4:
       return DecodeIpv4(p, len, out, weird);
@@ -237,7 +340,37 @@ DecodeResult DecodeRawIp(const uint8_t* p, uint32_t len, DecodedPacket* out, con
   }
 }
 
+uint32_t Sum16(const uint8_t* p, size_t n, uint32_t sum) {
+  for (; n > 1; n -= 2, p += 2) sum += Be16(p);
+  if (n) sum += p[0] << 8;
+  return sum;
+}
+
+uint16_t Fold(uint32_t sum) {
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<uint16_t>(sum);
+}
+
 }  // namespace
+
+const char* VerifyChecksums(const DecodedPacket& p) {
+  if (p.ip_version == 4 && p.l3) {
+    const uint32_t ihl = (p.l3[0] & 0x0f) * 4u;
+    if (Fold(Sum16(p.l3, ihl, 0)) != 0xffff) return "bad_ip_checksum";
+  }
+  if ((p.ip_proto != 6 && p.ip_proto != 17) || !p.l4 || p.l4_len < p.l4_wire_len) return nullptr;
+  if (p.ip_proto == 17 && p.ip_version == 4 && Be16(p.l4 + 6) == 0) return nullptr;  // no checksum
+  // The pseudo-header, then the whole segment (its checksum field included).
+  const int alen = p.ip_version == 4 ? 4 : 16;
+  uint32_t sum = Sum16(p.src, alen, 0);
+  sum = Sum16(p.dst, alen, sum);
+  sum += p.ip_proto;
+  sum += p.l4_wire_len & 0xffff;
+  sum += p.l4_wire_len >> 16;
+  sum = Sum16(p.l4, p.l4_wire_len, sum);
+  if (Fold(sum) != 0xffff) return p.ip_proto == 6 ? "bad_tcp_checksum" : "bad_udp_checksum";
+  return nullptr;
+}
 
 bool IsSupportedLinkType(int dlt) {
   switch (dlt) {
@@ -255,11 +388,33 @@ bool IsSupportedLinkType(int dlt) {
   return false;
 }
 
+namespace {
+void ResetLayers(DecodedPacket* out) {
+  out->ip_version = 0;
+  out->l3 = out->l4 = nullptr;
+  out->tcp_flags = 0;
+  out->sport = out->dport = 0;
+  out->payload_len = out->payload_wire_len = 0;
+  out->encap = DecodedPacket::Encap::kNone;
+}
+}  // namespace
+
+DecodeResult DecodeIp(const uint8_t* data, uint32_t len, DecodedPacket* out, const char** weird) {
+  ResetLayers(out);
+  return DecodeRawIp(data, len, out, weird);
+}
+
+DecodeResult DecodeEthernet(const uint8_t* p, uint32_t len, DecodedPacket* out,
+                            const char** weird) {
+  ResetLayers(out);
+  if (len < 14) return Weird(weird, "truncated_ethernet_frame");
+  return DecodeEtherPayload(Be16(p + 12), p + 14, len - 14, out, weird);
+}
+
 DecodeResult Decode(int dlt, const RawPacket& raw, DecodedPacket* out, const char** weird) {
   out->ts_us = raw.ts_us;
   out->vlan_count = 0;
-  out->tcp_flags = 0;
-  out->sport = out->dport = 0;
+  ResetLayers(out);
   const uint8_t* p = raw.data;
   const uint32_t len = raw.caplen;
   switch (dlt) {

@@ -36,4 +36,16 @@ bool IsSupportedLinkType(int dlt);
 // points at a static anomaly name such as "truncated_ip".
 DecodeResult Decode(int dlt, const RawPacket& raw, DecodedPacket* out, const char** weird);
 
+// Decodes an IP packet (a reassembled datagram, or the inner packet of a
+// tunnel) into `out`, keeping its timestamp and VLAN tags.
+DecodeResult DecodeIp(const uint8_t* data, uint32_t len, DecodedPacket* out, const char** weird);
+// Checks the IPv4 header checksum and the TCP/UDP checksum of a decoded
+// packet; returns the anomaly name of the first bad one, or nullptr. A
+// segment cut by the snap length cannot be checked and passes.
+const char* VerifyChecksums(const DecodedPacket& p);
+
+// Decodes an Ethernet frame carried inside a tunnel (VXLAN, GRE TEB).
+DecodeResult DecodeEthernet(const uint8_t* data, uint32_t len, DecodedPacket* out,
+                            const char** weird);
+
 }  // namespace gourmet::capture

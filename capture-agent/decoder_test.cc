@@ -154,6 +154,41 @@ TEST(DecoderTest, FragmentIsReportedNotDecoded) {
   EXPECT_EQ(DecodeBytes(f, &p, &weird), DecodeResult::kFragment);
 }
 
+// RFC 1071 checksum over [p, p+n) with an initial sum.
+uint16_t Checksum(const uint8_t* p, size_t n, uint32_t sum) {
+  for (; n > 1; n -= 2, p += 2) sum += p[0] << 8 | p[1];
+  if (n) sum += p[0] << 8;
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<uint16_t>(~sum);
+}
+
+TEST(DecoderTest, ChecksumsAreVerified) {
+  PacketSpec s;
+  s.payload = "data";
+  auto f = BuildFrame(s);
+  uint8_t* ip = f.data() + 14;
+  const uint16_t ipsum = Checksum(ip, 20, 0);
+  ip[10] = ipsum >> 8;
+  ip[11] = ipsum & 0xff;
+  // TCP checksum over the pseudo-header and the segment.
+  const uint32_t seg = f.size() - 34;
+  uint32_t pseudo = (ip[12] << 8 | ip[13]) + (ip[14] << 8 | ip[15]) + (ip[16] << 8 | ip[17]) +
+                    (ip[18] << 8 | ip[19]) + 6 + seg;
+  const uint16_t tcpsum = Checksum(ip + 20, seg, pseudo);
+  ip[20 + 16] = tcpsum >> 8;
+  ip[20 + 17] = tcpsum & 0xff;
+  DecodedPacket p;
+  const char* weird = nullptr;
+  ASSERT_EQ(DecodeBytes(f, &p, &weird), DecodeResult::kOk);
+  EXPECT_EQ(VerifyChecksums(p), nullptr);
+  f.back() ^= 1;  // corrupt the payload
+  ASSERT_EQ(DecodeBytes(f, &p, &weird), DecodeResult::kOk);
+  EXPECT_STREQ(VerifyChecksums(p), "bad_tcp_checksum");
+  ip[8] ^= 1;  // corrupt the TTL: the IP header checksum fails first
+  ASSERT_EQ(DecodeBytes(f, &p, &weird), DecodeResult::kOk);
+  EXPECT_STREQ(VerifyChecksums(p), "bad_ip_checksum");
+}
+
 TEST(DecoderTest, EveryPrefixOfAFrameIsSafe) {
   // Cutting a valid frame at every length must never read out of bounds
   // (run under ASan/valgrind) and never claim more payload than captured.

@@ -23,10 +23,6 @@ int64_t ToMicros(absl::Duration d) { return absl::ToInt64Microseconds(d); }
 
 }  // namespace
 
-bool FlowKey::operator==(const FlowKey& o) const {
-  return std::memcmp(this, &o, sizeof(*this)) == 0;
-}
-
 FlowKey MakeFlowKey(const DecodedPacket& p, bool* from_a) {
   FlowKey k;
   std::memset(&k, 0, sizeof(k));
@@ -50,7 +46,37 @@ FlowKey MakeFlowKey(const DecodedPacket& p, bool* from_a) {
 FlowTable::FlowTable(FlowTableConfig config, ExportFn on_export)
     : config_(std::move(config)), on_export_(std::move(on_export)) {}
 
-FlowTable::~FlowTable() = default;
+FlowTable::~FlowTable() {
+  for (Flow* f : flows_) pool_.Delete(f);
+}
+
+namespace {
+constexpr size_t kFlowsPerBlock = 4096;
+}
+
+FlowTable::Flow* FlowTable::FlowPool::New() {
+  if (!free_) {
+    auto* block = static_cast<Flow*>(::operator new(sizeof(Flow) * kFlowsPerBlock));
+    blocks_.push_back(block);
+    for (size_t i = 0; i < kFlowsPerBlock; ++i) {
+      block[i].next = free_;  // raw storage: only the link is used until construction
+      free_ = &block[i];
+    }
+  }
+  Flow* f = free_;
+  free_ = f->next;
+  return new (f) Flow();
+}
+
+void FlowTable::FlowPool::Delete(Flow* f) {
+  f->~Flow();
+  f->next = free_;
+  free_ = f;
+}
+
+FlowTable::FlowPool::~FlowPool() {
+  for (void* b : blocks_) ::operator delete(b);
+}
 
 absl::Duration FlowTable::Timeout(TimeoutClass c) const {
   switch (c) {
@@ -102,29 +128,35 @@ void FlowTable::AddHistory(Flow* f, int dir, char letter) {
   if (f->history_len < sizeof(f->history)) f->history[f->history_len++] = letter;
 }
 
-void FlowTable::Process(const DecodedPacket& p) {
+uint64_t FlowTable::Process(const DecodedPacket& p, uint64_t tunnel_parent) {
   ++stats_.packets;
   if (p.ts_us - last_sweep_us_ >= kSweepIntervalUs) Expire(p.ts_us);
 
   bool from_a = true;
   FlowKey key = MakeFlowKey(p, &from_a);
   auto it = flows_.find(key);
-  if (it == flows_.end()) {
+  Flow* f;
+  if (it != flows_.end()) {
+    f = *it;
+  } else {
     if (flows_.size() >= config_.max_flows) EvictOne();
-    it = flows_.try_emplace(key).first;
-    Flow* f = &it->second;
-    f->key = &it->first;
+    f = pool_.New();
+    f->key = key;
+    flows_.insert(f);
     f->serial = next_serial_++;
     f->first_ts = f->last_ts = p.ts_us;
     f->orig_is_a = from_a;
     ++stats_.flows_created;
+    if (tunnel_parent != kNoFlow) {
+      f->extra = std::make_unique<FlowExtra>();
+      f->extra->tunnel_parent = MakeUid(config_.uid_seed, config_.worker, tunnel_parent);
+    }
     // A SYN-ACK first means we missed the SYN: its receiver is the originator.
     if (p.ip_proto == 6 && (p.tcp_flags & (kSyn | kAck)) == (kSyn | kAck)) {
       f->orig_is_a = !from_a;
       AddHistory(f, 0, '^');
     }
   }
-  Flow* f = &it->second;
   const int dir = from_a == f->orig_is_a ? 0 : 1;
   if (p.ts_us > f->last_ts) f->last_ts = p.ts_us;
   DirStats& d = f->dir[dir];
@@ -144,7 +176,7 @@ void FlowTable::Process(const DecodedPacket& p) {
       d.bytes += p.payload_wire_len;
       if (p.payload_wire_len > 0) AddHistory(f, dir, 'D');  // Zeek marks UDP data too
       if (p.payload_len > 0) Deliver(f, dir, p.ts_us, p.payload, p.payload_len, 0, /*merge=*/false);
-      if (p.payload_len < p.payload_wire_len) d.missed += p.payload_wire_len - p.payload_len;
+      if (p.payload_len < p.payload_wire_len) AddMissed(f, dir, p.payload_wire_len - p.payload_len);
       cls = kUdp;
       break;
     case 1:
@@ -158,14 +190,18 @@ void FlowTable::Process(const DecodedPacket& p) {
       break;
   }
   Touch(f, cls);
-  if (p.ts_us - f->first_ts > ToMicros(config_.active_timeout)) Export(f, gourmet::v1::END_ACTIVE);
+  if (p.ts_us - f->first_ts > ToMicros(config_.active_timeout)) {
+    Export(f, gourmet::v1::END_ACTIVE);
+    return kNoFlow;
+  }
+  return f->serial;
 }
 
 void FlowTable::AddWeird(const DecodedPacket& p, const char* name) {
   bool from_a;
   auto it = flows_.find(MakeFlowKey(p, &from_a));
   if (it == flows_.end()) return;
-  Flow* f = &it->second;
+  Flow* f = *it;
   if (!f->extra) f->extra = std::make_unique<FlowExtra>();
   auto& w = f->extra->weirds;
   if (std::find(w.begin(), w.end(), name) == w.end()) w.push_back(name);
@@ -177,6 +213,12 @@ void FlowTable::TcpPacket(Flow* f, int dir, const DecodedPacket& p) {
   const uint8_t fl = p.tcp_flags;
   const bool syn = fl & kSyn, ack = fl & kAck, fin = fl & kFin, rst = fl & kRst;
 
+  if (syn && (fin || rst)) AddHistory(f, dir, 'Q');  // multi-flag packet
+  if (fin && rst) AddHistory(f, dir, 'I');           // inconsistent packet
+  if (p.tcp_window == 0 && !syn && !rst) {
+    if (e.zero_windows < UINT16_MAX) ++e.zero_windows;
+    RepeatHistory(f, dir, 'W', e.zero_windows, &e.zero_windows_logged);
+  }
   if (syn) AddHistory(f, dir, ack ? 'H' : 'S');
   if (fin) AddHistory(f, dir, 'F');
   if (rst) AddHistory(f, dir, 'R');
@@ -223,17 +265,16 @@ void FlowTable::TcpPacket(Flow* f, int dir, const DecodedPacket& p) {
   if (end <= 0) return;  // entirely before the stream start: stray
   if (static_cast<uint64_t>(end) > e.max_end) e.max_end = end;
 
+  // Data already seen wins; different bytes for the same range are an anomaly.
+  if (rel < static_cast<int64_t>(e.next) && rel >= 0) {
+    const uint64_t overlap = std::min<uint64_t>(end, e.next) - rel;
+    const uint64_t n = std::min<uint64_t>(overlap, p.payload_len);
+    if (n > 0 && !SameAsDelivered(f, dir, rel, p.payload, n))
+      FlowWeird(f, "retransmission_inconsistency");
+  }
   if (static_cast<uint64_t>(end) <= e.next) {
-    ++e.retransmits;
-    // Zeek repeats 'T' at 1, 10, 100, ... occurrences.
-    uint64_t threshold = 1;
-    for (int i = 0; i < e.retransmits_logged; ++i) threshold *= 10;
-    if (e.retransmits >= threshold) {
-      ++e.retransmits_logged;
-      const int idx = LetterIndex('T');
-      f->history_seen &= ~(1u << (idx * 2 + dir));
-      AddHistory(f, dir, 'T');
-    }
+    if (e.retransmits < UINT32_MAX) ++e.retransmits;
+    RepeatHistory(f, dir, 'T', e.retransmits, &e.retransmits_logged);
     return;
   }
   if (rel <= static_cast<int64_t>(e.next)) {
@@ -242,7 +283,7 @@ void FlowTable::TcpPacket(Flow* f, int dir, const DecodedPacket& p) {
       Deliver(f, dir, p.ts_us, p.payload + skip, p.payload_len - skip, 0, /*merge=*/true);
     }
     if (p.payload_len < p.payload_wire_len) {  // cut by the snap length
-      f->dir[dir].missed += p.payload_wire_len - std::max<uint64_t>(p.payload_len, skip);
+      AddMissed(f, dir, p.payload_wire_len - std::max<uint64_t>(p.payload_len, skip));
     }
     e.next = end;
     // Drain buffered segments that are now in order.
@@ -276,6 +317,60 @@ void FlowTable::TcpPacket(Flow* f, int dir, const DecodedPacket& p) {
   slot->second.assign(reinterpret_cast<const char*>(p.payload), p.payload_len);
 }
 
+// Zeek records 'T', 'W' (and 'C', 'G') again at 1, 10, 100, ... occurrences.
+bool FlowTable::RepeatHistory(Flow* f, int dir, char letter, uint64_t count, uint8_t* logged) {
+  uint64_t threshold = 1;
+  for (int i = 0; i < *logged; ++i) threshold *= 10;
+  if (count < threshold) return false;
+  ++*logged;
+  f->history_seen &= ~(1u << (LetterIndex(letter) * 2 + dir));
+  AddHistory(f, dir, letter);
+  return true;
+}
+
+void FlowTable::FlowWeird(Flow* f, const char* name) {
+  ++weirds_[name];
+  if (!f->extra) f->extra = std::make_unique<FlowExtra>();
+  auto& w = f->extra->weirds;
+  if (std::find(w.begin(), w.end(), name) == w.end()) w.push_back(name);
+}
+
+// Compares `data` with the bytes kept for [rel, rel+len) of direction `dir`.
+// Only possible while that direction has no gap and the range was kept;
+// otherwise the bytes are given the benefit of the doubt.
+bool FlowTable::SameAsDelivered(const Flow* f, int dir, uint64_t rel, const uint8_t* data,
+                                uint64_t len) const {
+  if (!f->extra || f->extra->missed[dir] > 0) return true;
+  uint64_t pos = 0;
+  for (const auto& ch : f->extra->chunks) {
+    if (ch.dir != dir) continue;
+    const uint64_t chunk_end = pos + ch.data.size();
+    if (rel < chunk_end && rel + len > pos) {
+      const uint64_t from = std::max(rel, pos), to = std::min(rel + len, chunk_end);
+      if (std::memcmp(ch.data.data() + (from - pos), data + (from - rel), to - from) != 0)
+        return false;
+    }
+    pos = chunk_end;
+    if (pos >= rel + len) break;
+  }
+  return true;
+}
+
+void FlowTable::BadChecksum(const DecodedPacket& p) {
+  bool from_a;
+  auto it = flows_.find(MakeFlowKey(p, &from_a));
+  if (it == flows_.end()) return;
+  Flow* f = *it;
+  const int dir = from_a == f->orig_is_a ? 0 : 1;
+  if (p.ip_proto == 6) AddHistory(f, dir, 'C');
+  FlowWeird(f, p.ip_proto == 6 ? "bad_tcp_checksum" : "bad_udp_checksum");
+}
+
+void FlowTable::AddMissed(Flow* f, int dir, uint64_t n) {
+  if (!f->extra) f->extra = std::make_unique<FlowExtra>();
+  f->extra->missed[dir] += n;
+}
+
 void FlowTable::Deliver(Flow* f, int dir, int64_t ts_us, const uint8_t* data, uint64_t len,
                         uint64_t gap, bool merge) {
   if (!f->extra) f->extra = std::make_unique<FlowExtra>();
@@ -284,7 +379,7 @@ void FlowTable::Deliver(Flow* f, int dir, int64_t ts_us, const uint8_t* data, ui
       x.kept[dir] < config_.payload_depth ? config_.payload_depth - x.kept[dir] : 0;
   const uint64_t keep = std::min(len, room);
   if (keep < len) {
-    f->dir[dir].truncated += len - keep;
+    x.truncated[dir] += len - keep;
     stats_.payload_truncated += len - keep;
   }
   if (keep == 0) return;
@@ -294,8 +389,11 @@ void FlowTable::Deliver(Flow* f, int dir, int64_t ts_us, const uint8_t* data, ui
     x.chunks.back().ts_us = ts_us;
     return;
   }
-  x.chunks.push_back({static_cast<uint8_t>(dir), ts_us, gap,
-                      std::string(reinterpret_cast<const char*>(data), keep)});
+  x.chunks.push_back({static_cast<uint8_t>(dir), ts_us, gap, std::string()});
+  std::string& buf = x.chunks.back().data;
+  // A TCP chunk usually grows: start with room for a few segments.
+  if (merge) buf.reserve(std::min<uint64_t>(room, std::max<uint64_t>(keep, 8192)));
+  buf.assign(reinterpret_cast<const char*>(data), keep);
 }
 
 void FlowTable::FlushReassembly(Flow* f, int dir) {
@@ -311,7 +409,7 @@ void FlowTable::FlushReassembly(Flow* f, int dir) {
       } else {
         skip = e.next - rel;
       }
-      f->dir[dir].missed += gap;
+      if (gap > 0) AddMissed(f, dir, gap);
       if (gap > 0) AddHistory(f, dir, 'G');
       Deliver(f, dir, f->last_ts, reinterpret_cast<const uint8_t*>(data.data()) + skip,
               data.size() - skip, gap, false);
@@ -322,7 +420,7 @@ void FlowTable::FlushReassembly(Flow* f, int dir) {
   }
   // Data the sequence numbers cover but that never arrived (dropped segments).
   if (e.max_end > e.next) {
-    f->dir[dir].missed += e.max_end - e.next;
+    AddMissed(f, dir, e.max_end - e.next);
     AddHistory(f, dir, 'G');
     e.next = e.max_end;
   }
@@ -363,7 +461,7 @@ const char* FlowTable::ConnState(const Flow& f, uint8_t proto) {
 }
 
 void FlowTable::Export(Flow* f, gourmet::v1::EndReason reason) {
-  const FlowKey key = *f->key;
+  const FlowKey key = f->key;
   const uint8_t proto = key.proto;
   if (proto == 6) {
     for (int d = 0; d < 2; ++d) {
@@ -393,8 +491,10 @@ void FlowTable::Export(Flow* f, gourmet::v1::EndReason reason) {
     s->set_pkts(f->dir[d].pkts);
     s->set_ip_bytes(f->dir[d].ip_bytes);
     s->set_bytes(f->dir[d].bytes);
-    s->set_missed_bytes(f->dir[d].missed);
-    s->set_truncated_bytes(f->dir[d].truncated);
+    if (f->extra) {
+      s->set_missed_bytes(f->extra->missed[d]);
+      s->set_truncated_bytes(f->extra->truncated[d]);
+    }
   }
   c.set_conn_state(ConnState(*f, proto));
   c.set_history(std::string(f->history, f->history_len));
@@ -411,9 +511,11 @@ void FlowTable::Export(Flow* f, gourmet::v1::EndReason reason) {
       out->set_data(std::move(ch.data));
     }
     for (const char* w : f->extra->weirds) c.add_weirds(w);
+    if (!f->extra->tunnel_parent.empty()) c.add_tunnel_parents(f->extra->tunnel_parent);
   }
   Unlink(f);
-  flows_.erase(key);
+  flows_.erase(f);
+  pool_.Delete(f);
   ++stats_.flows_exported;
   on_export_(std::move(c));
 }

@@ -7,13 +7,17 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "absl/container/node_hash_map.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "capture-agent/packet.h"
 #include "gourmet/v1/connection.pb.h"
@@ -29,6 +33,7 @@ struct FlowTableConfig {
   absl::Duration active_timeout = absl::Hours(1);  // longest a record may span
   size_t max_flows = 1 << 20;
   uint64_t payload_depth = 1 << 20;  // bytes kept per direction
+  bool check_checksums = false;      // off: captures on the sending host have offloaded checksums
   uint64_t max_ooo_bytes = 1 << 20;  // out-of-order bytes buffered per direction
   uint64_t uid_seed = 0;
   uint16_t community_id_seed = 0;
@@ -58,7 +63,7 @@ struct FlowKey {
   uint8_t ip_version;
   uint8_t pad[2];
 
-  bool operator==(const FlowKey& o) const;
+  bool operator==(const FlowKey& o) const { return std::memcmp(this, &o, sizeof(*this)) == 0; }
   template <typename H>
   friend H AbslHashValue(H h, const FlowKey& k) {
     return H::combine_contiguous(std::move(h), reinterpret_cast<const unsigned char*>(&k),
@@ -78,10 +83,19 @@ class FlowTable {
   FlowTable(const FlowTable&) = delete;
   FlowTable& operator=(const FlowTable&) = delete;
 
+  static constexpr uint64_t kNoFlow = ~uint64_t{0};
+
   // Accounts one decoded IP packet and expires flows whose time has come.
-  void Process(const DecodedPacket& p);
-  // Records an anomaly on the flow of `p` (decoded at least to addresses).
+  // Returns the serial of the packet's flow (kNoFlow if it was exported at
+  // once). `tunnel_parent` is the serial of the tunnel flow that carried it.
+  uint64_t Process(const DecodedPacket& p, uint64_t tunnel_parent = kNoFlow);
+  // Records an anomaly on the flow of `p` (decoded to ports), if tracked.
   void AddWeird(const DecodedPacket& p, const char* name);
+  // A packet with a bad transport checksum: not analysed, but Zeek's 'C'
+  // goes into the history of its flow.
+  void BadChecksum(const DecodedPacket& p);
+  // Anomalies the flow table itself found, by name.
+  const absl::flat_hash_map<const char*, uint64_t>& weirds() const { return weirds_; }
   // Exports every flow (end of input or shutdown).
   void FlushAll();
 
@@ -105,18 +119,18 @@ class FlowTable {
     uint64_t pkts = 0;
     uint64_t ip_bytes = 0;
     uint64_t bytes = 0;  // payload: TCP sequence space, or UDP/ICMP payload
-    uint64_t missed = 0;
-    uint64_t truncated = 0;
   };
 
   struct TcpDir {
-    uint32_t base = 0;     // sequence number of relative offset 0 (ISN + 1)
-    uint64_t next = 0;     // next relative offset expected in order
-    uint64_t max_end = 0;  // highest relative end of data seen
+    uint32_t base = 0;         // sequence number of relative offset 0 (ISN + 1)
+    uint32_t retransmits = 0;  // history 'T' repeats at 1, 10, 100, ... of these
+    uint64_t next = 0;         // next relative offset expected in order
+    uint64_t max_end = 0;      // highest relative end of data seen
     TcpState state = kInactive;
     bool has_base = false;
-    uint8_t retransmits_logged = 0;  // history 'T' repeats at 1, 10, 100, ...
-    uint64_t retransmits = 0;
+    uint8_t retransmits_logged = 0;
+    uint8_t zero_windows_logged = 0;
+    uint16_t zero_windows = 0;  // history 'W', repeated likewise
   };
 
   // Rarely needed, so allocated on the first payload byte or anomaly.
@@ -131,12 +145,18 @@ class FlowTable {
     uint64_t kept[2] = {0, 0};
     std::map<uint64_t, std::string> ooo[2];  // relative offset -> bytes
     uint64_t ooo_bytes[2] = {0, 0};
+    uint64_t missed[2] = {0, 0};     // bytes in gaps
+    uint64_t truncated[2] = {0, 0};  // bytes beyond the payload depth
     std::vector<const char*> weirds;
+    std::string tunnel_parent;  // uid of the enclosing tunnel connection
   };
 
+  // Idle flows must stay small (<= 256 bytes with the table slot), so rare
+  // state lives in FlowExtra and flows come from a pool, without malloc headers.
   struct Flow {
-    const FlowKey* key = nullptr;  // the map's copy
-    Flow* prev = nullptr;          // timeout list links
+    FlowKey key;
+    uint32_t history_seen = 0;  // one bit per (letter, direction); fills the key's padding
+    Flow* prev = nullptr;       // timeout list links
     Flow* next = nullptr;
     int64_t first_ts = 0;
     int64_t last_ts = 0;
@@ -144,8 +164,7 @@ class FlowTable {
     DirStats dir[2];  // [0] originator, [1] responder
     TcpDir tcp[2];
     std::unique_ptr<FlowExtra> extra;
-    uint32_t history_seen = 0;  // one bit per (letter, direction)
-    char history[23] = {};
+    char history[19] = {};  // Zeek letters; long enough for every letter and repeat level
     uint8_t history_len = 0;
     bool orig_is_a = true;
     TimeoutClass list = kNumClasses;
@@ -155,6 +174,32 @@ class FlowTable {
   struct List {
     Flow* head = nullptr;
     Flow* tail = nullptr;
+  };
+  // The table holds pointers; lookups go by key (transparent hash and eq).
+  struct FlowHash {
+    using is_transparent = void;
+    size_t operator()(const Flow* f) const { return absl::Hash<FlowKey>()(f->key); }
+    size_t operator()(const FlowKey& k) const { return absl::Hash<FlowKey>()(k); }
+  };
+  struct FlowEq {
+    using is_transparent = void;
+    static const FlowKey& K(const Flow* f) { return f->key; }
+    static const FlowKey& K(const FlowKey& k) { return k; }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return K(a) == K(b);
+    }
+  };
+  // Fixed-size blocks of flows with a free list: no allocation per flow once warm.
+  class FlowPool {
+   public:
+    Flow* New();
+    void Delete(Flow* f);
+    ~FlowPool();
+
+   private:
+    std::vector<void*> blocks_;
+    Flow* free_ = nullptr;  // linked through Flow::next
   };
 
   Flow* Lookup(const DecodedPacket& p, bool* from_a);
@@ -171,14 +216,21 @@ class FlowTable {
   void Deliver(Flow* f, int dir, int64_t ts_us, const uint8_t* data, uint64_t len, uint64_t gap,
                bool merge);
   void FlushReassembly(Flow* f, int dir);
+  void AddMissed(Flow* f, int dir, uint64_t n);
+  void FlowWeird(Flow* f, const char* name);
+  bool RepeatHistory(Flow* f, int dir, char letter, uint64_t count, uint8_t* logged);
+  bool SameAsDelivered(const Flow* f, int dir, uint64_t rel, const uint8_t* data,
+                       uint64_t len) const;
 
   FlowTableConfig config_;
   ExportFn on_export_;
-  absl::node_hash_map<FlowKey, Flow> flows_;
+  FlowPool pool_;
+  absl::flat_hash_set<Flow*, FlowHash, FlowEq> flows_;
   List lists_[kNumClasses];
   int64_t last_sweep_us_ = 0;
   uint64_t next_serial_ = 0;
   FlowTableStats stats_;
+  absl::flat_hash_map<const char*, uint64_t> weirds_;
 };
 
 }  // namespace gourmet::capture

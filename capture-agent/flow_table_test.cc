@@ -1,5 +1,6 @@
 #include "capture-agent/flow_table.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -196,6 +197,43 @@ TEST_F(FlowTableTest, OverlapKeepsDataAlreadySeen) {
   Tcp(false, kAck, 101, "abcd");
   Tcp(false, kAck, 103, "XXef");  // overlaps "cd" with different bytes
   EXPECT_EQ(Payload(Only(), gourmet::v1::Chunk::ORIG), "abcdef");
+}
+
+TEST_F(FlowTableTest, RetransmissionWithDifferentBytesIsAnAnomaly) {
+  Handshake();
+  Tcp(false, kAck, 101, "hello");
+  Tcp(false, kAck, 101, "HELLO");
+  const auto& c = Only();
+  EXPECT_EQ(Payload(c, gourmet::v1::Chunk::ORIG), "hello");  // the first data wins
+  ASSERT_EQ(c.weirds_size(), 1);
+  EXPECT_EQ(c.weirds(0), "retransmission_inconsistency");
+  EXPECT_EQ(table_->weirds().at("retransmission_inconsistency"), 1u);
+}
+
+TEST_F(FlowTableTest, IdenticalRetransmissionIsNotAnAnomaly) {
+  Handshake();
+  Tcp(false, kAck, 101, "hello");
+  Tcp(false, kAck, 103, "llo w");  // partial overlap, same bytes
+  const auto& c = Only();
+  EXPECT_EQ(Payload(c, gourmet::v1::Chunk::ORIG), "hello w");
+  EXPECT_EQ(c.weirds_size(), 0);
+}
+
+TEST_F(FlowTableTest, RetransmissionsRepeatInHistoryAtPowersOfTen) {
+  Handshake();
+  Tcp(false, kAck, 101, "x");
+  for (int i = 0; i < 10; ++i) Tcp(false, kAck, 101, "x");
+  const auto& c = Only();
+  // 'T' once at the 1st retransmission and again at the 10th.
+  EXPECT_EQ(std::count(c.history().begin(), c.history().end(), 'T'), 2);
+}
+
+TEST_F(FlowTableTest, MultiFlagAndInconsistentPackets) {
+  Tcp(false, kSyn | kFin, 100);
+  Tcp(true, kFin | kRst, 500);
+  const auto& c = Only();
+  EXPECT_NE(c.history().find('Q'), std::string::npos);
+  EXPECT_NE(c.history().find('i'), std::string::npos);
 }
 
 TEST_F(FlowTableTest, GapIsMissedBytes) {

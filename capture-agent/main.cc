@@ -5,12 +5,14 @@
 
 #include "capture-agent/agent.h"
 #include "services/log.h"
+#include "services/memory.h"
 #include "services/metrics.h"
 #include "services/signals.h"
 
 int main(int argc, char** argv) {
   using namespace gourmet;
   SetLogProgramName("capture-agent");
+  TuneAllocatorForPayload();
   const std::vector<FlagSpec> flags = capture::AgentFlags();
   absl::StatusOr<ParsedArgs> args = ParseArgs(argc, argv, 1, flags);
   if (!args.ok()) {

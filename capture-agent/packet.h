@@ -39,9 +39,32 @@ struct DecodedPacket {
   uint32_t ip_len = 0;  // IP header + payload as declared by the IP header
   uint32_t seq = 0;
   uint32_t ack = 0;
+  const uint8_t* l3 = nullptr;       // the IP header
+  const uint8_t* l4 = nullptr;       // the transport header
+  uint32_t l4_len = 0;               // captured bytes from l4 on
+  uint32_t l4_wire_len = 0;          // bytes the IP header declares from l4 on
   const uint8_t* payload = nullptr;  // transport payload, as captured
   uint32_t payload_len = 0;          // captured bytes of it
   uint32_t payload_wire_len = 0;     // bytes the headers declare
+
+  // Filled when Decode() returns kFragment.
+  struct Fragment {
+    const uint8_t* ip = nullptr;    // the IP header
+    uint32_t header_len = 0;        // IPv4 header with options, or the 40-byte IPv6 header
+    const uint8_t* data = nullptr;  // this fragment's part of the datagram
+    uint32_t data_len = 0;
+    uint32_t offset = 0;  // in bytes
+    uint32_t id = 0;
+    bool more = false;
+    uint8_t next_header = 0;  // protocol of the reassembled payload
+  } frag;
+
+  // Filled when the transport payload is itself a packet (IP-in-IP, GRE,
+  // VXLAN, Teredo): the outer packet is tracked, then `inner` is decoded.
+  enum class Encap : uint8_t { kNone, kIp, kEthernet };
+  Encap encap = Encap::kNone;
+  const uint8_t* inner = nullptr;
+  uint32_t inner_len = 0;
 };
 
 }  // namespace gourmet::capture

@@ -14,6 +14,7 @@
 #include "capture-agent/agent.h"
 #include "log-sink/sink_server.h"
 #include "services/log.h"
+#include "services/memory.h"
 #include "services/signals.h"
 
 namespace gourmet {
@@ -29,6 +30,7 @@ std::vector<FlagSpec> RunFlags() {
        "comma-separated plugins (default: every plugin in the plugin dir)"},
       {"plugin-dir", 0, "analyzer.plugin_dir", "DIR", "where plugins are found"},
       {"workers", 'w', "analyzer.workers", "N", "analysis threads"},
+      {"capture-workers", 0, "agent.workers", "N", "capture threads, each with its own flow table"},
       {"seed", 0, "agent.uid_seed", "N", "seed for connection uids"},
       {"sensor", 0, "agent.sensor", "NAME", "sensor name in each record"},
       {"quiet", 'q', "quiet", "", "no progress line"},
@@ -194,6 +196,7 @@ int Run(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   gourmet::SetLogProgramName("gourmet");
+  gourmet::TuneAllocatorForPayload();
   const std::string cmd = argc > 1 ? argv[1] : "";
   if (cmd == "run") return gourmet::Run(argc, argv);
   if (cmd == "-h" || cmd == "--help" || cmd == "help") {

@@ -15,6 +15,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BUILD = os.environ.get("GOURMET_BUILD", os.path.join(ROOT, "build"))
 BIN = os.path.join(BUILD, "bin")
 PLUGINS = os.path.join(BUILD, "plugins")
+TEST_PLUGINS = os.path.join(BUILD, "test-plugins")
 SAMPLE = os.path.join(ROOT, "tests", "data", "sample.pcap")
 
 
@@ -77,13 +78,16 @@ def agent(pcap, analyzer_port, *extra, timeout=60):
                 "--metrics", "", "--seed", "7", *extra], timeout=timeout)
 
 
-def tshark_conversations(pcap):
+def tshark_conversations(pcap, count_payload=True):
     """Per TCP/UDP conversation, from tshark's dissection: the originator
     (sender of the first packet), and per direction the packets, IP bytes
-    and transport payload bytes. Keyed by (proto, orig_h, orig_p, resp_h, resp_p)."""
+    and transport payload bytes. Keyed by (proto, orig_h, orig_p, resp_h, resp_p).
+    IP fragments count as one packet per reassembled datagram, of its
+    reassembled length (Zeek's counting); tshark reassembles by default."""
     fields = ["frame.number", "ip.src", "ipv6.src", "ip.dst", "ipv6.dst", "ip.len", "ipv6.plen",
               "tcp.stream", "tcp.srcport", "tcp.dstport", "tcp.len",
-              "udp.stream", "udp.srcport", "udp.dstport", "udp.length"]
+              "udp.stream", "udp.srcport", "udp.dstport", "udp.length",
+              "ip.hdr_len", "ip.reassembled.length", "ipv6.reassembled.length"]
     cmd = ["tshark", "-r", pcap, "-T", "fields", "-E", "separator=|", "-E", "occurrence=f"]
     for f in fields:
         cmd += ["-e", f]
@@ -101,7 +105,12 @@ def tshark_conversations(pcap):
             continue
         src = v["ip.src"] or v["ipv6.src"]
         dst = v["ip.dst"] or v["ipv6.dst"]
-        ip_bytes = int(v["ip.len"]) if v["ip.len"] else int(v["ipv6.plen"]) + 40
+        if v["ip.reassembled.length"]:
+            ip_bytes = int(v["ip.hdr_len"]) + int(v["ip.reassembled.length"])
+        elif v["ipv6.reassembled.length"]:
+            ip_bytes = 40 + int(v["ipv6.reassembled.length"])
+        else:
+            ip_bytes = int(v["ip.len"]) if v["ip.len"] else int(v["ipv6.plen"]) + 40
         a, b = (src, int(sport)), (dst, int(dport))
         key = None
         for k in ((proto, *a, *b), (proto, *b, *a)):
@@ -115,8 +124,53 @@ def tshark_conversations(pcap):
         c = convs[key]
         c[side + "_pkts"] += 1
         c[side + "_ip_bytes"] += ip_bytes
-        c[side + "_bytes"] += payload
+        if count_payload:
+            c[side + "_bytes"] += payload
+    if not count_payload:
+        for c in convs.values():
+            del c["orig_bytes"], c["resp_bytes"]
     return convs
+
+
+def tshark_follow(pcap, streams):
+    """Reassembled bytes per TCP stream index from `tshark -z follow,tcp,raw,N`:
+    {stream: (first sender's bytes, other side's bytes, (first sender ip, port))}."""
+    cmd = ["tshark", "-r", pcap, "-q"]
+    for s in streams:
+        cmd += ["-z", f"follow,tcp,raw,{s}"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    result = {}
+    for block in out.split("===================================================================")[1:]:
+        lines = block.strip("\n").splitlines()
+        m = [l for l in lines if l.startswith("Filter: tcp.stream eq ")]
+        if not m:
+            continue
+        stream = int(m[0].split()[-1])
+        node0 = [l for l in lines if l.startswith("Node 0: ")][0][len("Node 0: "):]
+        host, port = node0.rsplit(":", 1)
+        a, b = bytearray(), bytearray()
+        for l in lines:
+            if not l or l.startswith(("Follow:", "Filter:", "Node ")):
+                continue
+            if l.startswith("\t"):
+                b += bytes.fromhex(l.strip())
+            else:
+                a += bytes.fromhex(l.strip())
+        result[stream] = (bytes(a), bytes(b), (host.strip("[]"), int(port)))
+    return result
+
+
+def tshark_tcp_streams(pcap):
+    """{stream index: frozenset of its two (ip, port) endpoints}."""
+    out = subprocess.run(["tshark", "-r", pcap, "-T", "fields", "-E", "separator=|", "-E", "occurrence=f",
+                          "-e", "tcp.stream", "-e", "ip.src", "-e", "ipv6.src", "-e", "tcp.srcport",
+                          "-e", "ip.dst", "-e", "ipv6.dst", "-e", "tcp.dstport", "-Y", "tcp"],
+                         capture_output=True, text=True, check=True).stdout
+    streams = {}
+    for line in out.splitlines():
+        st, s4, s6, sp, d4, d6, dp = line.split("|")
+        streams.setdefault(int(st), frozenset([(s4 or s6, int(sp)), (d4 or d6, int(dp))]))
+    return streams
 
 
 def tshark_conv_frames(pcap):

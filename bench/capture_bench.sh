@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Whole-run capture benchmark on a large pcap, all measured in one run on
+# the same cached file: libpcap's bare read (tcpdump -r X -w /dev/null, the
+# floor), the capture agent exporting to an analyzer endpoint that discards
+# (bench/discard_analyzer.cc), tshark's TCP
+# conversation table, and tcpflow. Prints packets/s, Gbit/s and peak RSS, and
+# each rate as a ratio to the floor, as a Markdown table.
+#
+#   bench/capture_bench.sh [PCAP] [--gigabytes N]   (makes PCAP if missing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PCAP=${1:-/tmp/gourmet-bench-1g.pcap}
+GB=${GB:-1.0}
+WORKERS=${WORKERS:-1}
+BIN=${GOURMET_BUILD:-build}/bin
+for pkg in tcpflow time; do
+  dpkg-query -W -f='${Status}' $pkg 2>/dev/null | grep -q "ok installed" ||
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $pkg >/dev/null
+done
+[ -f "$PCAP" ] || python3 bench/make_big_pcap.py "$PCAP" --gigabytes "$GB"
+tmp=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+packets=$(capinfos -c -M "$PCAP" | awk -F': *' '/Number of packets/ {print $2}')
+bytes=$(stat -c %s "$PCAP")
+cat "$PCAP" >/dev/null  # into the page cache, so every tool reads from memory
+
+# The agent exports to an endpoint that acknowledges batches unread, so the
+# figure is the agent's own cost (decode, flows, reassembly, serialisation).
+"${GOURMET_BUILD:-build}/bench/discard_analyzer" "$tmp/an.port" >/dev/null & pids+=($!)
+while [ ! -s "$tmp/an.port" ]; do sleep 0.05; done
+
+measure() {  # name, command...: prints "name seconds max_rss_kib"
+  local name=$1; shift
+  /usr/bin/time -f "%e %M" -o "$tmp/time" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" || {
+    echo "$name failed:" >&2; tail -5 "$tmp/$name.err" >&2; return 1; }
+  echo "$name $(cat "$tmp/time")"
+}
+
+{
+  measure floor tcpdump -r "$PCAP" -w /dev/null
+  measure gourmet "$BIN/capture-agent" -r "$PCAP" -a "127.0.0.1:$(cat "$tmp/an.port")" --metrics '' \
+    --seed 1 -w "$WORKERS"
+  measure tshark tshark -r "$PCAP" -q -z conv,tcp
+  mkdir -p "$tmp/tcpflow"
+  measure tcpflow tcpflow -r "$PCAP" -o "$tmp/tcpflow"
+} >"$tmp/results"
+
+floor=$(awk '$1 == "floor" {print $2}' "$tmp/results")
+echo "pcap: $PCAP, $packets packets, $(awk -v b="$bytes" 'BEGIN {printf "%.2f", b / 1e9}') GB, capture workers: $WORKERS"
+echo
+echo "| tool | seconds | packets/s | Gbit/s | peak RSS MiB | rate vs floor |"
+echo "|---|---|---|---|---|---|"
+while read -r name secs rss; do
+  awk -v n="$name" -v s="$secs" -v r="$rss" -v p="$packets" -v b="$bytes" -v f="$floor" 'BEGIN {
+    printf "| %s | %.2f | %.0f | %.2f | %.0f | %.2f |\n", n, s, p / s, b * 8 / s / 1e9, r / 1024, f / s }'
+done <"$tmp/results"
+grep -h "connections" "$tmp/gourmet.err" | tail -1

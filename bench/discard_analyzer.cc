@@ -1,0 +1,110 @@
+// A stand-in analyzer host for benchmarks: accepts Analyzer.Analyze streams
+// and acknowledges every batch at once without parsing it (only batch_id,
+// field 1, is read from the raw bytes), so a capture-agent benchmark
+// measures the agent and not the analysis behind it.
+#include <cstdio>
+#include <deque>
+
+#include "absl/synchronization/mutex.h"
+#include "grpcpp/generic/async_generic_service.h"
+#include "grpcpp/grpcpp.h"
+#include "services/grpc_util.h"
+#include "services/signals.h"
+
+namespace {
+
+// Reads the varint of field 1 from the start of a serialized message.
+uint64_t BatchId(const grpc::ByteBuffer& buf) {
+  std::vector<grpc::Slice> slices;
+  if (!buf.Dump(&slices).ok() || slices.empty()) return 0;
+  const grpc::Slice& s = slices[0];
+  const uint8_t* p = s.begin();
+  const uint8_t* end = s.end();
+  if (p == end || *p != 0x08) return 0;
+  ++p;
+  uint64_t v = 0;
+  for (int shift = 0; p < end && shift < 64; shift += 7, ++p) {
+    v |= uint64_t{static_cast<uint8_t>(*p & 0x7f)} << shift;
+    if (!(*p & 0x80)) break;
+  }
+  return v;
+}
+
+grpc::ByteBuffer Ack(uint64_t id) {
+  uint8_t out[11] = {0x08};
+  size_t n = 1;
+  do {
+    out[n++] = static_cast<uint8_t>((id & 0x7f) | (id > 0x7f ? 0x80 : 0));
+    id >>= 7;
+  } while (id);
+  grpc::Slice slice(out, n);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+class Stream : public grpc::ServerGenericBidiReactor {
+ public:
+  Stream() { StartRead(&in_); }
+  void OnReadDone(bool ok) override {
+    absl::MutexLock l(&mu_);
+    if (!ok) {
+      done_reading_ = true;
+      MaybeFinish();
+      return;
+    }
+    acks_.push_back(Ack(BatchId(in_)));
+    Pump();
+    StartRead(&in_);
+  }
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock l(&mu_);
+    writing_ = false;
+    if (ok) Pump();
+    MaybeFinish();
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  void Pump() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (writing_ || acks_.empty()) return;
+    out_ = std::move(acks_.front());
+    acks_.pop_front();
+    writing_ = true;
+    StartWrite(&out_);
+  }
+  void MaybeFinish() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (done_reading_ && !writing_ && acks_.empty() && !finished_) {
+      finished_ = true;
+      Finish(grpc::Status::OK);
+    }
+  }
+  absl::Mutex mu_;
+  grpc::ByteBuffer in_, out_;
+  std::deque<grpc::ByteBuffer> acks_;
+  bool writing_ = false, done_reading_ = false, finished_ = false;
+};
+
+class Discard : public grpc::CallbackGenericService {
+  grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext*) override {
+    return new Stream();
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  gourmet::BlockTerminationSignals();
+  Discard service;
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(gourmet::kMaxMessageBytes);
+  builder.RegisterCallbackGenericService(&service);
+  auto server = builder.BuildAndStart();
+  if (!server) return 1;
+  if (argc > 1) (void)gourmet::WritePortFile(argv[1], port);
+  std::printf("%d\n", port);
+  std::fflush(stdout);
+  gourmet::WaitForTerminationSignal();
+  server->Shutdown();
+  return 0;
+}
