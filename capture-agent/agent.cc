@@ -7,9 +7,11 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "capture-agent/afpacket_source.h"
 #include "capture-agent/decoder.h"
 #include "capture-agent/packet_ring.h"
 #include "capture-agent/pcap_source.h"
+#include "capture-agent/privileges.h"
 #include "capture-agent/worker.h"
 #include "services/log.h"
 #include "services/metrics.h"
@@ -28,6 +30,12 @@ std::vector<FlagSpec> AgentFlags() {
        "give up when the analyzer is unreachable this long"},
       {"seed", 0, "uid_seed", "N", "seed for connection uids (same pcap + seed = same uids)"},
       {"workers", 'w', "workers", "N", "worker threads, each with its own flow table"},
+      {"source", 0, "source", "KIND",
+       "live capture with 'afpacket' (TPACKET_V3 ring, default) or 'pcap' (libpcap)"},
+      {"promiscuous", 0, "live.promiscuous", "", "put the interface in promiscuous mode"},
+      {"user", 'u', "user", "NAME", "drop to this user once the capture is open"},
+      {"stats-interval", 0, "stats_interval", "DURATION",
+       "how often live capture logs its statistics"},
       {"payload-depth", 0, "flows.payload_depth", "BYTES", "payload bytes kept per direction"},
       {"max-flows", 0, "flows.max_flows", "N",
        "flow table cap; the oldest flow is evicted beyond it"},
@@ -38,7 +46,23 @@ absl::StatusOr<AgentConfig> AgentConfigFromYaml(const YAML::Node& root, ConfigRe
   AgentConfig c;
   c.read_file = r->String("read_file", "");
   c.interface = r->String("interface", "");
+  c.source = r->String("source", "afpacket");
+  if (c.source != "afpacket" && c.source != "pcap")
+    r->Fail("source", "must be 'afpacket' or 'pcap'");
+  c.user = r->String("user", "");
+  c.stats_interval = r->Duration("stats_interval", absl::Minutes(1));
+  c.live.snaplen = r->Int("live.snaplen", 262144, 64, 262144);
+  c.live.promiscuous = r->Bool("live.promiscuous", false);
+  c.live.buffer_mib = r->Int("live.buffer_mib", 64, 1, 4096);
+  c.live.immediate = r->Bool("live.immediate", true);
+  c.live.block_size = r->Int("live.block_size", 1 << 20, 4096, 1 << 28);
+  c.live.block_count = r->Int("live.block_count", 64, 2, 65536);
+  c.live.block_timeout_ms = r->Int("live.block_timeout_ms", 10, 1, 10000);
+  if ((c.live.block_size & (c.live.block_size - 1)) != 0)
+    r->Fail("live.block_size", "must be a power of two");
+  c.exporter.max_delay = r->Duration("batch.max_delay", absl::Seconds(1));
   c.bpf = r->String("bpf", "");
+  c.live.bpf = c.bpf;
   c.metrics_listen = r->String("metrics_listen", "0.0.0.0:9101");
   char host[256] = "unknown";
   gethostname(host, sizeof(host) - 1);
@@ -47,9 +71,9 @@ absl::StatusOr<AgentConfig> AgentConfigFromYaml(const YAML::Node& root, ConfigRe
   c.exporter.give_up_after = r->Duration("connect_timeout", absl::Seconds(30));
   c.exporter.ack_timeout = r->Duration("ack_timeout", absl::Seconds(120));
   c.exporter.batch_connections = r->Int("batch.connections", 256, 1, 100000);
-  c.exporter.batch_bytes = r->Int("batch.bytes", 4 << 20, 1024, 128 << 20);
-  c.exporter.max_in_flight = r->Int("batch.max_in_flight", 8, 1, 1024);
-  c.exporter.max_queued = r->Int("batch.max_queued", 32, 1, 100000);
+  c.exporter.batch_bytes = r->Int("batch.bytes", 1 << 20, 1024, 128 << 20);
+  c.exporter.max_in_flight = r->Int("batch.max_in_flight", 4, 1, 1024);
+  c.exporter.max_queued = r->Int("batch.max_queued", 8, 1, 100000);
   const int64_t seed = r->Int("uid_seed", -1, -1, INT64_MAX);
   c.flows.uid_seed =
       seed >= 0 ? static_cast<uint64_t>(seed) : std::random_device{}() * 0x100000001ULL;
@@ -66,6 +90,7 @@ absl::StatusOr<AgentConfig> AgentConfigFromYaml(const YAML::Node& root, ConfigRe
   c.flows.check_checksums = r->Bool("flows.check_checksums", false);
   c.defrag.max_bytes = r->Int("defrag.max_bytes", 32 << 20, 0, int64_t{1} << 34);
   c.defrag.timeout = r->Duration("defrag.timeout", absl::Seconds(30));
+  c.live.interface = c.interface;
   if (c.read_file.empty() && c.interface.empty()) {
     r->Fail("read_file", "no input: give a pcap file (-r FILE) or an interface (-i IFACE)");
   } else if (!c.read_file.empty() && !c.interface.empty()) {
@@ -96,6 +121,13 @@ struct Agent::Metrics {
         ooo_dropped(NewCounter(r, "gourmet_agent_ooo_dropped_bytes_total",
                                "Out-of-order bytes beyond the reassembly buffer cap")),
         fragments(NewCounter(r, "gourmet_agent_fragments_total", "IP fragments seen")),
+        kernel_received(NewCounter(r, "gourmet_agent_kernel_received_total",
+                                   "Packets the kernel delivered (live capture)")),
+        kernel_dropped(NewCounter(r, "gourmet_agent_kernel_dropped_total",
+                                  "Packets the kernel dropped for lack of buffer (live capture)")),
+        capture_loss(NewGauge(r, "gourmet_agent_capture_loss_ratio",
+                              "Share of TCP bytes never seen, over recently exported connections "
+                              "(gap-based estimate)")),
         reassembled(NewCounter(r, "gourmet_agent_datagrams_reassembled_total",
                                "IP datagrams rebuilt from fragments")),
         frag_dropped(NewCounter(r, "gourmet_agent_fragments_dropped_datagrams_total",
@@ -129,6 +161,9 @@ struct Agent::Metrics {
   prometheus::Counter& truncated;
   prometheus::Counter& ooo_dropped;
   prometheus::Counter& fragments;
+  prometheus::Counter& kernel_received;
+  prometheus::Counter& kernel_dropped;
+  prometheus::Gauge& capture_loss;
   prometheus::Counter& reassembled;
   prometheus::Counter& frag_dropped;
   prometheus::Family<prometheus::Gauge>& active_family;
@@ -169,8 +204,18 @@ class Agent::Publisher {
   Publisher(Metrics& m, int worker)
       : m_(m), active_(m.active_family.Add({{"worker", std::to_string(worker)}})) {}
 
-  void Publish(const Worker& w) {
+  // Called by the worker's own thread; `source` when it owns one.
+  void Publish(const Worker& w, PacketSource* source) {
     const FlowTableStats& s = w.flows().stats();
+    if (s.tcp_bytes > last_.tcp_bytes) {
+      m_.capture_loss.Set(static_cast<double>(s.tcp_missed_bytes - last_.tcp_missed_bytes) /
+                          static_cast<double>(s.tcp_bytes - last_.tcp_bytes));
+    }
+    if (source) {
+      const SourceStats st = source->stats();
+      source_received.store(st.received, std::memory_order_relaxed);
+      source_dropped.store(st.dropped, std::memory_order_relaxed);
+    }
     m_.evicted.Increment(s.flows_evicted - last_.flows_evicted);
     m_.truncated.Increment(s.payload_truncated - last_.payload_truncated);
     m_.ooo_dropped.Increment(s.ooo_dropped - last_.ooo_dropped);
@@ -195,6 +240,9 @@ class Agent::Publisher {
   }
 
   std::atomic<uint64_t> active_flows{0};
+  std::atomic<uint64_t> source_received{0};
+  std::atomic<uint64_t> source_dropped{0};
+  std::atomic<bool> done{false};
 
  private:
   Metrics& m_;
@@ -205,38 +253,111 @@ class Agent::Publisher {
   absl::flat_hash_map<const char*, uint64_t> last_weirds_;
 };
 
-absl::Status Agent::Run(const std::function<void(const AgentProgress&)>& progress) {
-  if (!config_.interface.empty()) {
-    return absl::UnimplementedError(
-        absl::StrCat("live capture (-i ", config_.interface,
-                     ") is not available in this release; read a file with -r"));
-  }
-  absl::StatusOr<std::unique_ptr<PcapFileSource>> opened =
-      PcapFileSource::Open(config_.read_file, config_.bpf);
-  if (!opened.ok()) return opened.status();
-  PcapFileSource& source = **opened;
-  const int dlt = source.datalink();
-
-  Exporter exporter(config_.exporter);
+// What the worker threads and the main thread share during a run.
+struct Agent::Shared {
+  explicit Shared(const ExporterConfig& c) : exporter(c) {}
+  Exporter exporter;
   absl::Mutex export_mu;
-  absl::Status export_status;
+  absl::Status export_status ABSL_GUARDED_BY(export_mu);
   std::atomic<uint64_t> exported{0};
   std::atomic<bool> export_failed{false};
-  auto on_export = [&](gourmet::v1::Connection&& c) {
+  std::atomic<uint64_t> packets{0};
+  std::atomic<uint64_t> bytes{0};
+  absl::Status read_status;  // set by the reading thread only
+
+  void Export(gourmet::v1::Connection&& c) {
     exported.fetch_add(1, std::memory_order_relaxed);
     absl::MutexLock l(&export_mu);
     if (!export_status.ok()) return;
     export_status = exporter.Add(std::move(c));
     if (!export_status.ok()) export_failed = true;
-  };
+  }
+};
 
+absl::Status Agent::Open() {
+  sources_.clear();
+  if (!config_.read_file.empty()) {
+    auto src = PcapFileSource::Open(config_.read_file, config_.bpf);
+    if (!src.ok()) return src.status();
+    sources_.push_back(std::move(*src));
+  } else if (config_.source == "pcap") {
+    auto src = LivePcapSource::Open(config_.live);
+    if (!src.ok()) return src.status();
+    sources_.push_back(std::move(*src));
+  } else {
+    // One ring per worker in one fanout group: the kernel spreads flows.
+    const int group = getpid() & 0xffff;
+    for (int i = 0; i < config_.workers; ++i) {
+      auto src = AfPacketSource::Open(config_.live, config_.workers > 1 ? group : -1);
+      if (!src.ok()) return src.status();
+      sources_.push_back(std::move(*src));
+    }
+  }
+  if (!config_.interface.empty()) {
+    LogInfo("capturing on %s with %s (%d workers)%s", config_.interface, config_.source,
+            config_.workers,
+            config_.bpf.empty() ? "" : absl::StrCat(", filter '", config_.bpf, "'"));
+  }
+  if (!config_.user.empty()) {
+    absl::Status st = DropPrivileges(config_.user);
+    if (!st.ok()) return st;
+    LogInfo("running as user %s", config_.user);
+  }
+  return absl::OkStatus();
+}
+
+// A worker with a source of its own (AF_PACKET): read, handle, and let time
+// pass on a quiet link.
+void Agent::WorkerLoop(PacketSource& source, Worker& w, Publisher& pub, Shared& shared) {
+  RawPacket raw;
+  uint64_t count = 0, bytes = 0;
+  while (!stop_.load(std::memory_order_relaxed) &&
+         !shared.export_failed.load(std::memory_order_relaxed)) {
+    const PacketSource::Next next = source.Read(&raw);
+    if (next == PacketSource::Next::kPacket) {
+      w.Handle(source.datalink(), raw);
+      bytes += raw.wirelen;
+      if ((++count & 1023) == 0) {
+        shared.packets.fetch_add(1024, std::memory_order_relaxed);
+        shared.bytes.fetch_add(bytes, std::memory_order_relaxed);
+        bytes = 0;
+        pub.Publish(w, &source);
+      }
+    } else if (next == PacketSource::Next::kTimeout) {
+      w.Tick(absl::ToUnixMicros(absl::Now()));
+      pub.Publish(w, &source);
+    } else {
+      if (next == PacketSource::Next::kError) LogError("%s", source.error());
+      break;
+    }
+  }
+  shared.packets.fetch_add(count & 1023, std::memory_order_relaxed);
+  shared.bytes.fetch_add(bytes, std::memory_order_relaxed);
+  w.FlushAll();
+  pub.Publish(w, &source);
+  pub.done = true;
+}
+
+absl::Status Agent::Run(const std::function<void(const AgentProgress&)>& progress) {
+  if (sources_.empty()) {
+    absl::Status st = Open();
+    if (!st.ok()) return st;
+  }
+  PacketSource& source = *sources_.front();
+  const int dlt = source.datalink();
+  const bool live = source.live();
+  const bool own_sources = sources_.size() > 1 || (live && config_.source == "afpacket");
+
+  Shared shared(config_.exporter);
   const int n = config_.workers;
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::unique_ptr<Publisher>> publishers;
   for (int i = 0; i < n; ++i) {
     FlowTableConfig fc = config_.flows;
     fc.worker = i;
-    workers.push_back(std::make_unique<Worker>(fc, config_.defrag, on_export));
+    workers.push_back(std::make_unique<Worker>(
+        fc, config_.defrag,
+        [&shared](gourmet::v1::Connection&& c) { shared.Export(std::move(c)); }));
     publishers.push_back(std::make_unique<Publisher>(*metrics_, i));
   }
 
@@ -244,113 +365,176 @@ absl::Status Agent::Run(const std::function<void(const AgentProgress&)>& progres
   AgentProgress p;
   uint64_t published_acked = 0, published_failed = 0, published_batches = 0, published_exported = 0;
   uint64_t published_packets = 0, published_bytes = 0;
+  absl::Time next_stats = start + config_.stats_interval;
+  absl::Time next_partial = start + config_.exporter.max_delay;
+  SourceStats last_stats;
   auto report = [&](bool final_report) {
+    if (own_sources) {
+      p.packets = shared.packets.load();
+      p.bytes = shared.bytes.load();
+    }
     metrics_->packets.Increment(p.packets - published_packets);
     metrics_->bytes.Increment(p.bytes - published_bytes);
     published_packets = p.packets;
     published_bytes = p.bytes;
-    const uint64_t e = exported.load();
+    const uint64_t e = shared.exported.load();
     metrics_->connections.Increment(e - published_exported);
     published_exported = e;
-    const uint64_t acked = exporter.connections_acked(), failed = exporter.connections_failed();
+    const uint64_t acked = shared.exporter.connections_acked(),
+                   failed = shared.exporter.connections_failed();
     metrics_->connections_acked.Increment(acked - published_acked);
     metrics_->connections_failed.Increment(failed - published_failed);
-    metrics_->batches.Increment(exporter.batches_sent() - published_batches);
+    metrics_->batches.Increment(shared.exporter.batches_sent() - published_batches);
     published_acked = acked;
     published_failed = failed;
-    published_batches = exporter.batches_sent();
-    metrics_->pending_batches.Set(exporter.pending());
+    published_batches = shared.exporter.batches_sent();
+    metrics_->pending_batches.Set(shared.exporter.pending());
     p.fraction = final_report ? 1.0 : source.progress();
     p.connections = e;
     p.active_flows = 0;
     for (const auto& pub : publishers)
       p.active_flows += pub->active_flows.load(std::memory_order_relaxed);
     p.seconds = absl::ToDoubleSeconds(absl::Now() - start);
+    if (live) {
+      SourceStats total;
+      for (const auto& pub : publishers) {
+        total.received += pub->source_received.load(std::memory_order_relaxed);
+        total.dropped += pub->source_dropped.load(std::memory_order_relaxed);
+      }
+      if (!own_sources) total = source.stats();
+      metrics_->kernel_received.Increment(total.received - last_stats.received);
+      metrics_->kernel_dropped.Increment(total.dropped - last_stats.dropped);
+      if (final_report || absl::Now() >= next_stats) {
+        const uint64_t dropped = total.dropped - last_stats.dropped;
+        const uint64_t seen = total.received - last_stats.received;
+        LogInfo(
+            "capture on %s: %d packets, %d dropped by the kernel (%.3f%%), capture loss estimate "
+            "%.3f%%, "
+            "%d connections, %d active flows",
+            config_.interface, seen, dropped,
+            seen + dropped ? 100.0 * dropped / (seen + dropped) : 0.0,
+            100.0 * metrics_->capture_loss.Value(), e, p.active_flows);
+        next_stats = absl::Now() + config_.stats_interval;
+        last_stats = total;
+      }
+      // A quiet link must not hold records back: send what is batched.
+      if (absl::Now() >= next_partial) {
+        next_partial = absl::Now() + config_.exporter.max_delay;
+        absl::MutexLock l(&shared.export_mu);
+        if (shared.export_status.ok()) shared.export_status = shared.exporter.SendPartial();
+      }
+    }
     if (progress) progress(p);
   };
 
-  // With several workers, the reader copies each packet into its worker's
-  // ring; with one, the worker runs inline on libpcap's buffer (no copy).
-  std::vector<std::unique_ptr<PacketRing>> rings;
   std::vector<std::thread> threads;
-  if (n > 1) {
+  if (own_sources) {
     for (int i = 0; i < n; ++i) {
-      rings.push_back(std::make_unique<PacketRing>(8 << 20));
-      threads.emplace_back([&, i] {
-        Worker& w = *workers[i];
-        PacketRing& ring = *rings[i];
-        RawPacket raw;
-        uint64_t count = 0;
-        for (;;) {
-          if (ring.Peek(&raw)) {
-            w.Handle(dlt, raw);
-            ring.Pop();
-            if ((++count & 4095) == 0) publishers[i]->Publish(w);
-          } else if (ring.closed()) {
-            if (!ring.Peek(&raw)) break;
-          } else {
-            PacketRing::Wait();
+      threads.emplace_back(
+          [&, i] { WorkerLoop(*sources_[i], *workers[i], *publishers[i], shared); });
+    }
+    while (!stop_.load() && !shared.export_failed.load()) {
+      bool all_done = true;
+      for (const auto& pub : publishers) all_done = all_done && pub->done.load();
+      if (all_done) break;
+      absl::SleepFor(absl::Milliseconds(200));
+      report(false);
+    }
+    for (auto& t : threads) t.join();
+  } else {
+    // One reader. With several workers it copies each packet into its
+    // worker's ring; with one, the worker runs inline on the source's buffer
+    // (no copy).
+    std::vector<std::unique_ptr<PacketRing>> rings;
+    if (n > 1) {
+      for (int i = 0; i < n; ++i) {
+        rings.push_back(std::make_unique<PacketRing>(8 << 20));
+        threads.emplace_back([&, i] {
+          Worker& w = *workers[i];
+          PacketRing& ring = *rings[i];
+          RawPacket raw;
+          uint64_t count = 0;
+          for (;;) {
+            if (ring.Peek(&raw)) {
+              w.Handle(dlt, raw);
+              ring.Pop();
+              if ((++count & 4095) == 0) publishers[i]->Publish(w, nullptr);
+            } else if (ring.closed()) {
+              if (!ring.Peek(&raw)) break;
+            } else {
+              if (live) w.Tick(absl::ToUnixMicros(absl::Now()));
+              PacketRing::Wait();
+            }
           }
-        }
-        w.FlushAll();
-        publishers[i]->Publish(w);
-      });
-    }
-  }
-
-  RawPacket raw;
-  DecodedPacket pkt;
-  absl::Status read_status;
-  absl::Time next_report = start;
-  uint64_t since_check = 0;
-  while (!stop_.load(std::memory_order_relaxed) && !export_failed.load(std::memory_order_relaxed)) {
-    const PcapFileSource::Next next = source.Read(&raw);
-    if (next == PcapFileSource::Next::kEnd) break;
-    if (next == PcapFileSource::Next::kError) {
-      read_status = absl::DataLossError(
-          absl::StrCat(source.error(), " (", p.packets, " packets read before it)"));
-      break;
-    }
-    ++p.packets;
-    p.bytes += raw.wirelen;
-    if (n == 1) {
-      workers[0]->Handle(dlt, raw);
-    } else {
-      const char* weird = nullptr;
-      const DecodeResult r = Decode(dlt, raw, &pkt, &weird);
-      const uint32_t w =
-          (r == DecodeResult::kOk || r == DecodeResult::kFragment) ? DispatchHash(pkt) % n : 0;
-      rings[w]->Push(raw);
-    }
-    if (++since_check >= 1024) {
-      since_check = 0;
-      if (n == 1) publishers[0]->Publish(*workers[0]);
-      const absl::Time now = absl::Now();
-      if (now >= next_report) {
-        report(false);
-        next_report = now + absl::Milliseconds(200);
+          w.FlushAll();
+          publishers[i]->Publish(w, nullptr);
+        });
       }
     }
-  }
-  if (n == 1) {
-    workers[0]->FlushAll();
-    publishers[0]->Publish(*workers[0]);
-  } else {
-    for (auto& r : rings) r->Close();
-    for (auto& t : threads) t.join();
+    RawPacket raw;
+    DecodedPacket pkt;
+    absl::Time next_report = start;
+    uint64_t since_check = 0;
+    while (!stop_.load(std::memory_order_relaxed) &&
+           !shared.export_failed.load(std::memory_order_relaxed)) {
+      const PacketSource::Next next = source.Read(&raw);
+      if (next == PacketSource::Next::kEnd) break;
+      if (next == PacketSource::Next::kError) {
+        shared.read_status = absl::DataLossError(
+            live ? source.error()
+                 : absl::StrCat(source.error(), " (", p.packets, " packets read before it)"));
+        break;
+      }
+      if (next == PacketSource::Next::kPacket) {
+        ++p.packets;
+        p.bytes += raw.wirelen;
+        if (n == 1) {
+          workers[0]->Handle(dlt, raw);
+        } else {
+          const char* weird = nullptr;
+          const DecodeResult r = Decode(dlt, raw, &pkt, &weird);
+          const uint32_t w =
+              (r == DecodeResult::kOk || r == DecodeResult::kFragment) ? DispatchHash(pkt) % n : 0;
+          rings[w]->Push(raw);
+        }
+      } else if (n == 1) {
+        workers[0]->Tick(absl::ToUnixMicros(absl::Now()));
+      }
+      if (++since_check >= 1024 || next == PacketSource::Next::kTimeout) {
+        since_check = 0;
+        if (n == 1) publishers[0]->Publish(*workers[0], nullptr);
+        const absl::Time now = absl::Now();
+        if (now >= next_report) {
+          report(false);
+          next_report = now + absl::Milliseconds(200);
+        }
+      }
+    }
+    if (n == 1) {
+      workers[0]->FlushAll();
+      publishers[0]->Publish(*workers[0], nullptr);
+    } else {
+      for (auto& r : rings) r->Close();
+      for (auto& t : threads) t.join();
+    }
   }
   {
-    absl::MutexLock l(&export_mu);
-    if (export_status.ok()) export_status = exporter.Flush();
+    absl::MutexLock l(&shared.export_mu);
+    if (shared.export_status.ok()) shared.export_status = shared.exporter.Flush();
   }
   report(true);
   summary_ = p;
+  absl::Status export_status;
+  {
+    absl::MutexLock l(&shared.export_mu);
+    export_status = shared.export_status;
+  }
   if (!export_status.ok()) return export_status;
-  if (exporter.connections_failed() > 0) {
-    return absl::InternalError(absl::StrCat(exporter.connections_failed(),
+  if (shared.exporter.connections_failed() > 0) {
+    return absl::InternalError(absl::StrCat(shared.exporter.connections_failed(),
                                             " connections were refused by the analyzer pool"));
   }
-  return read_status;
+  return shared.read_status;
 }
 
 }  // namespace gourmet::capture

@@ -14,16 +14,23 @@
 #include "capture-agent/defrag.h"
 #include "capture-agent/exporter.h"
 #include "capture-agent/flow_table.h"
+#include "capture-agent/live_pcap_source.h"
+#include "capture-agent/packet_source.h"
+#include "capture-agent/worker.h"
 #include "prometheus/registry.h"
 #include "services/config.h"
 
 namespace gourmet::capture {
 
 struct AgentConfig {
-  std::string read_file;  // offline source
-  std::string interface;  // live source
+  std::string read_file;            // offline source
+  std::string interface;            // live source
+  std::string source = "afpacket";  // live: "afpacket" or "pcap"
   std::string bpf;
+  std::string user;  // drop to this user once capture is open
   std::string metrics_listen;
+  absl::Duration stats_interval = absl::Minutes(1);  // periodic stats line (live)
+  LiveConfig live;
   int workers = 1;  // flow-table threads; packets are dispatched by a symmetric address hash
   FlowTableConfig flows;
   DefragConfig defrag;
@@ -49,8 +56,13 @@ class Agent {
   Agent(AgentConfig config, std::shared_ptr<prometheus::Registry> registry);
   ~Agent();
 
-  // Runs to the end of the input, delivers every connection and waits for
-  // the acknowledgements. `progress` (optional) is called about 5 times a second.
+  // Opens the capture (files and interfaces alike) and, with `user` set,
+  // drops privileges. Errors say what is missing: the file, the interface,
+  // CAP_NET_RAW.
+  absl::Status Open();
+  // Runs to the end of the input (or until Stop() for live capture),
+  // delivers every connection and waits for the acknowledgements.
+  // `progress` (optional) is called about 5 times a second.
   absl::Status Run(const std::function<void(const AgentProgress&)>& progress);
   // Asks Run() to stop reading; what was seen is still flushed and delivered.
   void Stop() { stop_ = true; }
@@ -60,7 +72,11 @@ class Agent {
  private:
   struct Metrics;
   class Publisher;
+  struct Shared;
+  void WorkerLoop(PacketSource& source, Worker& worker, Publisher& pub, Shared& shared);
+
   AgentConfig config_;
+  std::vector<std::unique_ptr<PacketSource>> sources_;  // one, or one per worker (AF_PACKET)
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<Metrics> metrics_;
   std::atomic<bool> stop_{false};

@@ -17,11 +17,14 @@ namespace gourmet::capture {
 struct ExporterConfig {
   std::string analyzer;  // gRPC target of the analyzer pool
   size_t batch_connections = 256;
-  size_t batch_bytes = 4 << 20;
+  size_t batch_bytes = 1 << 20;
+  absl::Duration max_delay = absl::Seconds(1);  // live capture: a partial batch waits at most this
   absl::Duration give_up_after = absl::Seconds(30);
   absl::Duration ack_timeout = absl::Seconds(120);
-  size_t max_in_flight = 8;
-  size_t max_queued = 32;
+  // Few, small batches in flight: payload waiting here is memory, and acks
+  // come back fast enough that more would not add throughput.
+  size_t max_in_flight = 4;
+  size_t max_queued = 8;
 };
 
 class Exporter {

@@ -467,6 +467,8 @@ void FlowTable::Export(Flow* f, gourmet::v1::EndReason reason) {
     for (int d = 0; d < 2; ++d) {
       FlushReassembly(f, d);
       f->dir[d].bytes = f->tcp[d].max_end;
+      stats_.tcp_bytes += f->tcp[d].max_end;
+      if (f->extra) stats_.tcp_missed_bytes += f->extra->missed[d];
     }
   }
   const int alen = key.ip_version == 4 ? 4 : 16;

@@ -49,6 +49,10 @@ struct FlowTableStats {
   uint64_t flows_evicted = 0;      // pushed out by max_flows
   uint64_t payload_truncated = 0;  // bytes beyond payload_depth
   uint64_t ooo_dropped = 0;        // out-of-order bytes beyond max_ooo_bytes
+  // For the capture-loss estimate: TCP bytes by sequence space in exported
+  // connections, and how many of them were never seen (Zeek's capture_loss).
+  uint64_t tcp_bytes = 0;
+  uint64_t tcp_missed_bytes = 0;
 };
 
 // Canonical flow key: the smaller (address, port) endpoint first, so both
@@ -98,6 +102,11 @@ class FlowTable {
   const absl::flat_hash_map<const char*, uint64_t>& weirds() const { return weirds_; }
   // Exports every flow (end of input or shutdown).
   void FlushAll();
+  // Lets time pass without packets (live capture on a quiet link): flows
+  // whose timeout has come are exported. `now_us` must not go backwards.
+  void Tick(int64_t now_us) {
+    if (now_us - last_sweep_us_ >= 1000000) Expire(now_us);
+  }
 
   size_t size() const { return flows_.size(); }
   const FlowTableStats& stats() const { return stats_; }

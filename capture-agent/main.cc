@@ -38,18 +38,25 @@ int main(int argc, char** argv) {
     LogError("%s", st.message());
     return 2;
   }
+  const std::string metrics_listen = config->metrics_listen;
   BlockTerminationSignals();
   auto registry = std::make_shared<prometheus::Registry>();
+  capture::Agent agent(std::move(*config), registry);
+  // Open the capture first: it may need privileges that are dropped after.
+  st = agent.Open();
+  if (!st.ok()) {
+    LogError("%s", st.message());
+    return 1;
+  }
   std::unique_ptr<MetricsServer> metrics;
-  if (!config->metrics_listen.empty()) {
-    auto m = MetricsServer::Start(config->metrics_listen, registry);
+  if (!metrics_listen.empty()) {
+    auto m = MetricsServer::Start(metrics_listen, registry);
     if (!m.ok()) {
       LogError("%s", m.status().message());
       return 1;
     }
     metrics = std::move(*m);
   }
-  capture::Agent agent(std::move(*config), registry);
   // SIGINT/SIGTERM: stop reading, then flush and deliver what was seen.
   std::thread signals([&agent] {
     const int sig = WaitForTerminationSignal();

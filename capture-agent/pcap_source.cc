@@ -52,7 +52,7 @@ PcapFileSource::~PcapFileSource() {
   if (handle_) pcap_close(handle_);
 }
 
-PcapFileSource::Next PcapFileSource::Read(RawPacket* out) {
+PacketSource::Next PcapFileSource::Read(RawPacket* out) {
   pcap_pkthdr* hdr;
   const u_char* data;
   const int rc = pcap_next_ex(handle_, &hdr, &data);

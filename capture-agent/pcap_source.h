@@ -9,25 +9,22 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "capture-agent/packet.h"
+#include "capture-agent/packet_source.h"
 
 namespace gourmet::capture {
 
-class PcapFileSource {
+class PcapFileSource : public PacketSource {
  public:
-  enum class Next { kPacket, kEnd, kError };
-
   // Opens `path`; `bpf` (may be empty) is compiled and applied.
   static absl::StatusOr<std::unique_ptr<PcapFileSource>> Open(const std::string& path,
                                                               const std::string& bpf);
-  ~PcapFileSource();
+  ~PcapFileSource() override;
 
   // The next packet; on kError, error() says what went wrong (e.g. truncation).
-  Next Read(RawPacket* out);
-  int datalink() const { return datalink_; }
-  // Share of the file consumed, 0..1.
-  double progress() const;
-  const std::string& error() const { return error_; }
+  Next Read(RawPacket* out) override;
+  int datalink() const override { return datalink_; }
+  double progress() const override;
+  const std::string& error() const override { return error_; }
   const std::string& path() const { return path_; }
 
  private:

@@ -25,6 +25,8 @@ class Worker {
   void Handle(int dlt, const RawPacket& raw);
   // Exports every open flow.
   void FlushAll() { flows_.FlushAll(); }
+  // Lets time pass on a quiet live link (wall clock, microseconds).
+  void Tick(int64_t now_us) { flows_.Tick(now_us); }
 
   const FlowTable& flows() const { return flows_; }
   const Defragmenter& defrag() const { return defrag_; }

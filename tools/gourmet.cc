@@ -25,6 +25,7 @@ std::vector<FlagSpec> RunFlags() {
       {"read", 'r', "agent.read_file", "FILE", "read packets from a pcap or pcapng file"},
       {"interface", 'i', "agent.interface", "IFACE", "capture live on an interface"},
       {"filter", 'f', "agent.bpf", "EXPR", "BPF filter expression"},
+      {"source", 0, "agent.source", "KIND", "live capture with 'afpacket' (default) or 'pcap'"},
       {"output", 'o', "sink.log_path", "FILE", "the JSON-lines log to write (default gourmet.log)"},
       {"plugins", 'p', "analyzer.plugins", "NAMES",
        "comma-separated plugins (default: every plugin in the plugin dir)"},
@@ -156,6 +157,11 @@ int Run(int argc, char** argv) {
   }
   agent_config->exporter.analyzer = absl::StrCat("127.0.0.1:", (*host)->port());
   capture::Agent agent(std::move(*agent_config), registry);
+  st = agent.Open();
+  if (!st.ok()) {
+    LogError("%s", st.message());
+    return 1;
+  }
   std::thread signals([&agent] {
     if (WaitForTerminationSignal() != 0) agent.Stop();
   });

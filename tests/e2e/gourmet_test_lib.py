@@ -78,7 +78,7 @@ def agent(pcap, analyzer_port, *extra, timeout=60):
                 "--metrics", "", "--seed", "7", *extra], timeout=timeout)
 
 
-def tshark_conversations(pcap, count_payload=True):
+def tshark_conversations(pcap, count_payload=True, seq_space=False):
     """Per TCP/UDP conversation, from tshark's dissection: the originator
     (sender of the first packet), and per direction the packets, IP bytes
     and transport payload bytes. Keyed by (proto, orig_h, orig_p, resp_h, resp_p).
@@ -87,7 +87,7 @@ def tshark_conversations(pcap, count_payload=True):
     fields = ["frame.number", "ip.src", "ipv6.src", "ip.dst", "ipv6.dst", "ip.len", "ipv6.plen",
               "tcp.stream", "tcp.srcport", "tcp.dstport", "tcp.len",
               "udp.stream", "udp.srcport", "udp.dstport", "udp.length",
-              "ip.hdr_len", "ip.reassembled.length", "ipv6.reassembled.length"]
+              "ip.hdr_len", "ip.reassembled.length", "ipv6.reassembled.length", "tcp.nxtseq"]
     cmd = ["tshark", "-r", pcap, "-T", "fields", "-E", "separator=|", "-E", "occurrence=f"]
     for f in fields:
         cmd += ["-e", f]
@@ -124,7 +124,12 @@ def tshark_conversations(pcap, count_payload=True):
         c = convs[key]
         c[side + "_pkts"] += 1
         c[side + "_ip_bytes"] += ip_bytes
-        if count_payload:
+        if count_payload and seq_space and proto == "tcp":
+            # Zeek's orig_bytes: sequence space (retransmissions count once);
+            # relative sequence numbers start at 1 after the SYN.
+            if payload > 0:
+                c[side + "_bytes"] = max(c[side + "_bytes"], int(v["tcp.nxtseq"]) - 1)
+        elif count_payload:
             c[side + "_bytes"] += payload
     if not count_payload:
         for c in convs.values():
