@@ -168,6 +168,13 @@ uint64_t FlowTable::Process(const DecodedPacket& p, uint64_t tunnel_parent) {
     case 6: {
       TcpPacket(f, dir, p);
       const TcpState os = f->tcp[0].state, rs = f->tcp[1].state;
+      // Both FINs sent and acknowledged: the connection is over, and its
+      // payload need not wait out the close delay in memory.
+      if (os == kClosed && rs == kClosed && f->tcp[0].fin_acked && f->tcp[1].fin_acked) {
+        Unlink(f);
+        Export(f, gourmet::v1::END_FIN);
+        return kNoFlow;
+      }
       const bool closing = (os == kClosed && rs == kClosed) || os == kReset || rs == kReset;
       cls = closing ? kClosing : kTcp;
       break;
@@ -252,6 +259,12 @@ void FlowTable::TcpPacket(Flow* f, int dir, const DecodedPacket& p) {
     e.base = p.seq + 1;
     e.has_base = true;
   }
+  if (fin && !e.fin_sent) {
+    e.fin_sent = true;
+    e.fin_seq = p.seq + p.payload_wire_len;
+  }
+  if (ack && peer.fin_sent && static_cast<int32_t>(p.ack - (peer.fin_seq + 1)) >= 0)
+    peer.fin_acked = true;
   if (p.payload_wire_len == 0) return;
   if (!e.has_base) {  // picked up mid-stream
     e.base = p.seq;
@@ -273,7 +286,7 @@ void FlowTable::TcpPacket(Flow* f, int dir, const DecodedPacket& p) {
       FlowWeird(f, "retransmission_inconsistency");
   }
   if (static_cast<uint64_t>(end) <= e.next) {
-    if (e.retransmits < UINT32_MAX) ++e.retransmits;
+    if (e.retransmits < UINT16_MAX) ++e.retransmits;
     RepeatHistory(f, dir, 'T', e.retransmits, &e.retransmits_logged);
     return;
   }

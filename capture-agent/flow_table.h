@@ -131,15 +131,19 @@ class FlowTable {
   };
 
   struct TcpDir {
-    uint32_t base = 0;         // sequence number of relative offset 0 (ISN + 1)
-    uint32_t retransmits = 0;  // history 'T' repeats at 1, 10, 100, ... of these
-    uint64_t next = 0;         // next relative offset expected in order
-    uint64_t max_end = 0;      // highest relative end of data seen
+    uint32_t base = 0;          // sequence number of relative offset 0 (ISN + 1)
+    uint32_t fin_seq = 0;       // sequence number of this side's FIN, once sent
+    uint64_t next = 0;          // next relative offset expected in order
+    uint64_t max_end = 0;       // highest relative end of data seen
+    uint16_t retransmits = 0;   // history 'T' repeats at 1, 10, 100, ... of these
+    uint16_t zero_windows = 0;  // history 'W', repeated likewise
     TcpState state = kInactive;
-    bool has_base = false;
+    bool has_base : 1;
+    bool fin_sent : 1;
+    bool fin_acked : 1;  // the peer acknowledged our FIN: nothing more is due
     uint8_t retransmits_logged = 0;
     uint8_t zero_windows_logged = 0;
-    uint16_t zero_windows = 0;  // history 'W', repeated likewise
+    TcpDir() : has_base(false), fin_sent(false), fin_acked(false) {}
   };
 
   // Rarely needed, so allocated on the first payload byte or anomaly.

@@ -100,6 +100,32 @@ TEST_F(FlowTableTest, CleanConnectionIsSF) {
   EXPECT_EQ(c.chunks(1).dir(), gourmet::v1::Chunk::RESP);
 }
 
+TEST_F(FlowTableTest, FinsAcknowledgedBothWaysExportAtOnce) {
+  Handshake();
+  PacketSpec fin1;
+  fin1.flags = kFin | kAck;
+  fin1.seq = 101;
+  fin1.ack = 501;
+  Feed(fin1);
+  PacketSpec fin2 = fin1;
+  std::swap(fin2.src, fin2.dst);
+  std::swap(fin2.sport, fin2.dport);
+  fin2.seq = 501;
+  fin2.ack = 102;  // acknowledges the client's FIN
+  Feed(fin2);
+  EXPECT_TRUE(out_.empty());
+  PacketSpec last = fin1;
+  last.flags = kAck;
+  last.seq = 102;
+  last.ack = 502;  // acknowledges the server's FIN: nothing more is due
+  Feed(last);
+  ASSERT_EQ(out_.size(), 1u);
+  EXPECT_EQ(out_[0].conn_state(), "SF");
+  EXPECT_EQ(out_[0].orig_stats().pkts(), 4u);  // the final ACK is counted
+  EXPECT_EQ(out_[0].end_reason(), gourmet::v1::END_FIN);
+  EXPECT_EQ(table_->size(), 0u);
+}
+
 TEST_F(FlowTableTest, UnansweredSynIsS0) {
   Tcp(false, kSyn, 100);
   Tcp(false, kSyn, 100);
