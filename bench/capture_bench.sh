@@ -34,7 +34,7 @@ while [ ! -s "$tmp/an.port" ]; do sleep 0.05; done
 
 measure() {  # name, command...: prints "name seconds max_rss_kib"
   local name=$1; shift
-  /usr/bin/time -f "%e %M" -o "$tmp/time" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" || {
+  /usr/bin/time -f "%e %M %U %S" -o "$tmp/time" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" || {
     echo "$name failed:" >&2; tail -5 "$tmp/$name.err" >&2; return 1; }
   echo "$name $(cat "$tmp/time")"
 }
@@ -49,12 +49,16 @@ measure() {  # name, command...: prints "name seconds max_rss_kib"
 } >"$tmp/results"
 
 floor=$(awk '$1 == "floor" {print $2}' "$tmp/results")
+floor_cpu=$(awk '$1 == "floor" {print $4 + $5}' "$tmp/results")
 echo "pcap: $PCAP, $packets packets, $(awk -v b="$bytes" 'BEGIN {printf "%.2f", b / 1e9}') GB, capture workers: $WORKERS"
 echo
-echo "| tool | seconds | packets/s | Gbit/s | peak RSS MiB | rate vs floor |"
-echo "|---|---|---|---|---|---|"
-while read -r name secs rss; do
-  awk -v n="$name" -v s="$secs" -v r="$rss" -v p="$packets" -v b="$bytes" -v f="$floor" 'BEGIN {
-    printf "| %s | %.2f | %.0f | %.2f | %.0f | %.2f |\n", n, s, p / s, b * 8 / s / 1e9, r / 1024, f / s }'
+# Wall-clock rates suffer from whatever else runs on the machine; CPU time
+# (user + sys of the measured process) is the steadier comparison.
+echo "| tool | seconds | CPU seconds | packets/s | Gbit/s | peak RSS MiB | rate vs floor | CPU vs floor |"
+echo "|---|---|---|---|---|---|---|---|"
+while read -r name secs rss user sys; do
+  awk -v n="$name" -v s="$secs" -v r="$rss" -v c="$(awk -v u="$user" -v y="$sys" 'BEGIN {print u + y}')" \
+      -v p="$packets" -v b="$bytes" -v f="$floor" -v fc="$floor_cpu" 'BEGIN {
+    printf "| %s | %.2f | %.2f | %.0f | %.2f | %.0f | %.2f | %.2f |\n", n, s, c, p / s, b * 8 / s / 1e9, r / 1024, f / s, fc / c }'
 done <"$tmp/results"
 grep -h "connections" "$tmp/gourmet.err" | tail -1
