@@ -197,6 +197,21 @@ DecodeResult DecodeIpv4(const uint8_t* p, uint32_t len, DecodedPacket* out, cons
   if (total < ihl) return Weird(weird, "bad_ip_total_len");
   out->ip_version = 4;
   out->l3 = p;
+  // Options (RFC 791): EOL and NOP are one byte; every other option carries
+  // a length of at least 2 that must stay inside the header.
+  for (uint32_t o = 20; o < ihl;) {
+    const uint8_t type = p[o];
+    if (type == 0) break;
+    if (type == 1) {
+      ++o;
+      continue;
+    }
+    if (o + 1 >= ihl || p[o + 1] < 2 || o + p[o + 1] > ihl) {
+      out->soft_weird = "bad_ip_option_length";
+      break;
+    }
+    o += p[o + 1];
+  }
   out->ip_proto = p[9];
   out->ip_len = total;
   std::memcpy(out->src, p + 12, 4);
@@ -391,6 +406,7 @@ bool IsSupportedLinkType(int dlt) {
 namespace {
 void ResetLayers(DecodedPacket* out) {
   out->ip_version = 0;
+  out->soft_weird = nullptr;
   out->l3 = out->l4 = nullptr;
   out->tcp_flags = 0;
   out->sport = out->dport = 0;

@@ -131,6 +131,42 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"bad_version", [](auto& f) { f[14] = 0x55; }, "bad_ip_version"}),
     [](const auto& info) { return std::string(info.param.name); });
 
+// A header with 4 bytes of options, built from a plain frame.
+std::vector<uint8_t> WithOptions(std::vector<uint8_t> f, std::vector<uint8_t> opts) {
+  f.insert(f.begin() + 34, opts.begin(), opts.end());
+  f[14] = 0x40 | static_cast<uint8_t>((20 + opts.size()) / 4);
+  const uint16_t total = (f[16] << 8 | f[17]) + opts.size();
+  f[16] = total >> 8;
+  f[17] = total & 0xff;
+  return f;
+}
+
+TEST(DecoderTest, Ipv4OptionsAreSkipped) {
+  PacketSpec s;
+  s.payload = "abc";
+  auto f = WithOptions(BuildFrame(s), {0x94, 0x04, 0x00, 0x00});  // router alert
+  DecodedPacket p;
+  const char* weird = nullptr;
+  ASSERT_EQ(DecodeBytes(f, &p, &weird), DecodeResult::kOk);
+  EXPECT_EQ(p.soft_weird, nullptr);
+  EXPECT_EQ(p.sport, 40000);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(p.payload), p.payload_len), "abc");
+}
+
+TEST(DecoderTest, ZeroLengthIpOptionIsAnAnomalyButDecodes) {
+  PacketSpec s;
+  s.payload = "abc";
+  for (auto opts : {std::vector<uint8_t>{0x07, 0x00, 0x01, 0x01},
+                    std::vector<uint8_t>{0x01, 0x01, 0x01, 0x83}}) {
+    auto f = WithOptions(BuildFrame(s), opts);  // length 0; an option cut by the header end
+    DecodedPacket p;
+    const char* weird = nullptr;
+    ASSERT_EQ(DecodeBytes(f, &p, &weird), DecodeResult::kOk);
+    EXPECT_STREQ(p.soft_weird, "bad_ip_option_length");
+    EXPECT_EQ(p.payload_len, 3u);
+  }
+}
+
 TEST(DecoderTest, UdpLengthThatLies) {
   PacketSpec s;
   s.proto = 17;

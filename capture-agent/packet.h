@@ -39,10 +39,13 @@ struct DecodedPacket {
   uint32_t ip_len = 0;  // IP header + payload as declared by the IP header
   uint32_t seq = 0;
   uint32_t ack = 0;
-  const uint8_t* l3 = nullptr;       // the IP header
-  const uint8_t* l4 = nullptr;       // the transport header
-  uint32_t l4_len = 0;               // captured bytes from l4 on
-  uint32_t l4_wire_len = 0;          // bytes the IP header declares from l4 on
+  const uint8_t* l3 = nullptr;  // the IP header
+  const uint8_t* l4 = nullptr;  // the transport header
+  uint32_t l4_len = 0;          // captured bytes from l4 on
+  uint32_t l4_wire_len = 0;     // bytes the IP header declares from l4 on
+  // An anomaly that does not stop analysis (e.g. a malformed IP option);
+  // counted, and listed on the packet's connection.
+  const char* soft_weird = nullptr;
   const uint8_t* payload = nullptr;  // transport payload, as captured
   uint32_t payload_len = 0;          // captured bytes of it
   uint32_t payload_wire_len = 0;     // bytes the headers declare

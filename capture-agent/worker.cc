@@ -47,6 +47,10 @@ void Worker::HandleDecoded(DecodeResult r, DecodedPacket& pkt, const char* weird
     }
   }
   const uint64_t serial = flows_.Process(pkt, parent);
+  if (pkt.soft_weird) {
+    CountWeird(pkt.soft_weird);
+    flows_.AddWeird(pkt, pkt.soft_weird);
+  }
   if (pkt.encap == DecodedPacket::Encap::kNone) return;
   if (depth >= kMaxTunnelDepth) {
     CountWeird("tunnel_too_deep");
