@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 
 namespace gourmet {
@@ -22,12 +23,21 @@ struct StartedServer {
 };
 
 // Starts a server on `listen` (HOST:PORT, port 0 = any free port) with the
-// health service (reporting SERVING) and server reflection.
-absl::StatusOr<StartedServer> StartGrpcServer(const std::string& listen,
-                                              const std::vector<grpc::Service*>& services);
+// health service (reporting SERVING) and server reflection. `creds` null
+// means plaintext. A finite `max_connection_age` makes clients reconnect that
+// often, so that load balancing notices servers added since.
+absl::StatusOr<StartedServer> StartGrpcServer(
+    const std::string& listen, const std::vector<grpc::Service*>& services,
+    std::shared_ptr<grpc::ServerCredentials> creds = nullptr,
+    absl::Duration max_connection_age = absl::InfiniteDuration());
 
-// An insecure channel to `target` with Gourmet's message limits.
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target);
+// A channel to `target` with Gourmet's message limits. `creds` null means
+// plaintext; `server_name` overrides the name checked in the server's
+// certificate; `lb_policy` ("round_robin") spreads calls over every address
+// the target resolves to (a headless Service, or "ipv4:a:p,b:p").
+std::shared_ptr<grpc::Channel> MakeChannel(
+    const std::string& target, std::shared_ptr<grpc::ChannelCredentials> creds = nullptr,
+    const std::string& server_name = "", const std::string& lb_policy = "");
 
 // Writes `port` to `path` atomically (write + rename), for tests and scripts.
 absl::Status WritePortFile(const std::string& path, int port);
