@@ -20,7 +20,9 @@ int main(int argc, char** argv) {
   if (args->help) {
     std::fputs(
         Usage("log-sink [-c FILE] [options]",
-              "Stores one JSON line per connection, durably, and serves the LogSink gRPC API.",
+              "Merges the parts of each connection into one JSON line, writes it durably to\n"
+              "rotated segment files with an index each, and serves the LogSink gRPC API:\n"
+              "Ingest, Query, Tail and Stats (gourmetctl is its command-line client).",
               flags)
             .c_str(),
         stdout);

@@ -30,7 +30,7 @@ const char* ProtoName(uint32_t p) {
   return "unknown_transport";
 }
 
-std::string RenderRecord(const gourmet::v1::Record& r) {
+std::string RenderRecord(const gourmet::v1::Record& r, const std::vector<std::string>& missing) {
   const gourmet::v1::Connection& c = r.conn();
   std::string out;
   out.reserve(512);
@@ -114,6 +114,12 @@ std::string RenderRecord(const gourmet::v1::Record& r) {
   for (const auto& [key, json] : results) {
     w.Key(key);
     w.Raw(json);
+  }
+  if (!missing.empty()) {
+    w.Key("_missing");
+    w.BeginArray();
+    for (const auto& m : missing) w.String(m);
+    w.EndArray();
   }
   if (!r.errors().empty()) {
     const std::map<std::string, std::string> errors(r.errors().begin(), r.errors().end());

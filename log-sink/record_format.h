@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "gourmet/v1/sink.pb.h"
 
@@ -13,7 +14,9 @@ std::string AddrToString(const std::string& raw);
 // "tcp", "udp", "icmp" or "unknown_transport", as Zeek.
 const char* ProtoName(uint32_t ip_proto);
 
-// One line, without the trailing newline.
-std::string RenderRecord(const gourmet::v1::Record& record);
+// One line, without the trailing newline. `missing` names the expected
+// parts that never arrived; they are listed under "_missing".
+std::string RenderRecord(const gourmet::v1::Record& record,
+                         const std::vector<std::string>& missing = {});
 
 }  // namespace gourmet::sink

@@ -1,4 +1,6 @@
-// The log sink as a library: the LogSink gRPC service over a DurableLog.
+// The log sink as a library: the LogSink gRPC service — Ingest (merged by
+// uid, acknowledged once durable), Query, Tail and Stats — over a
+// DurableLog, with its metrics.
 #pragma once
 
 #include <memory>
@@ -6,7 +8,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "log-sink/durable_log.h"
+#include "log-sink/merger.h"
 #include "prometheus/registry.h"
 #include "services/config.h"
 
@@ -17,11 +21,23 @@ struct SinkConfig {
   std::string metrics_listen = "0.0.0.0:9103";
   std::string log_path = "gourmet.log";
   FsyncPolicy fsync = FsyncPolicy::kGroup;
+  absl::Duration fsync_interval = absl::Seconds(1);
   size_t max_batches_per_stream = 16;
+  uint64_t rotate_bytes = 256ull << 20;
+  absl::Duration rotate_age = absl::Hours(1);
+  uint64_t retain_bytes = 0;
+  absl::Duration retain_age = absl::ZeroDuration();
+  MergeConfig merge;
+  int max_queries = 16;                   // Query and Tail calls running at once
+  uint64_t tail_buffer_bytes = 64 << 20;  // a Tail client further behind is cut off
 };
 
 std::vector<FlagSpec> SinkFlags();
 absl::StatusOr<SinkConfig> SinkConfigFromYaml(ConfigReader* reader);
+
+// Parses a size such as 4096, 64KiB, 256MiB, 10GB (KiB, MiB, GiB, TiB, and
+// the bare K, M, G, T, are powers of 1024; KB, MB, GB, TB powers of 1000).
+bool ParseSize(std::string_view text, uint64_t* out);
 
 class SinkServer {
  public:

@@ -13,6 +13,8 @@ PACKAGES=(
   # tests: reference dissectors, real servers and clients, network namespaces
   tshark tcpdump iproute2 nginx-light dnsmasq-base dnsutils curl iputils-ping ethtool python3
   openssl openssh-server openssh-client
+  # tests: a gRPC client that is not ours (the log sink's Python grpcio test)
+  python3-grpcio python3-grpc-tools
 )
 
 missing=()
