@@ -28,6 +28,8 @@ std::vector<FlagSpec> AgentFlags() {
       {"metrics", 0, "metrics_listen", "HOST:PORT", "serve Prometheus /metrics here ('' = off)"},
       {"connect-timeout", 0, "connect_timeout", "DURATION",
        "give up when the analyzer is unreachable this long"},
+      {"ack-timeout", 0, "ack_timeout", "DURATION",
+       "a batch not acknowledged this long is resent on a new stream"},
       {"seed", 0, "uid_seed", "N", "seed for connection uids (same pcap + seed = same uids)"},
       {"workers", 'w', "workers", "N", "worker threads, each with its own flow table"},
       {"source", 0, "source", "KIND",

@@ -38,6 +38,11 @@ struct ReliableSenderOptions {
   absl::Duration ack_timeout = absl::Seconds(120);
   size_t max_in_flight = 16;  // sent, not yet acknowledged
   size_t max_queued = 64;     // waiting to be sent
+  // TLS (null: plaintext), the name expected in the server's certificate,
+  // and the load-balancing policy over the addresses `target` resolves to.
+  std::shared_ptr<grpc::ChannelCredentials> creds;
+  std::string server_name;
+  std::string lb_policy = "round_robin";
 };
 
 template <typename Service, typename Req, typename Ack>
@@ -51,7 +56,8 @@ class ReliableSender {
 
   ReliableSender(ReliableSenderOptions options, StartCallFn start_call)
       : options_(std::move(options)), start_call_(std::move(start_call)) {
-    channel_ = MakeChannel(options_.target);
+    channel_ =
+        MakeChannel(options_.target, options_.creds, options_.server_name, options_.lb_policy);
     stub_ = Service::NewStub(channel_);
     thread_ = std::thread([this] { Run(); });
   }
@@ -294,11 +300,14 @@ class ReliableSender {
         continue;
       }
       auto stream = std::make_unique<Stream>(this);
+      // Send() may pump the current stream at any time, so it becomes current
+      // only once Start() has bound it to a call.
+      stream->Start();
       {
         absl::MutexLock l(&mu_);
         stream_ = stream.get();
+        stream_->PumpLocked();
       }
-      stream->Start();
       bool made_progress = false;
       grpc::Status status;
       {
