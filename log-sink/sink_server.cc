@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <deque>
+#include <fstream>
 #include <thread>
 
 #include "absl/strings/ascii.h"
@@ -95,6 +96,16 @@ uint64_t SizeKey(ConfigReader* r, const char* key, uint64_t def) {
 absl::StatusOr<SinkConfig> SinkConfigFromYaml(ConfigReader* r) {
   SinkConfig c;
   c.listen = r->String("listen", c.listen);
+  c.tls = TlsConfigFromYaml(r);
+  const std::string token_file = r->String("auth.token_file", "");
+  if (!token_file.empty()) {
+    std::ifstream in(token_file);
+    std::string token;
+    if (!in || !std::getline(in, token) || token.empty()) {
+      r->Fail("auth.token_file", absl::StrCat("cannot read a token from '", token_file, "'"));
+    }
+    c.auth_token = token;
+  }
   c.metrics_listen = r->String("metrics_listen", c.metrics_listen);
   c.log_path = r->String("log_path", c.log_path);
   const std::string fsync = r->String("fsync", "group");
@@ -345,7 +356,9 @@ class SinkServer::Impl final : public gourmet::v1::LogSink::CallbackService {
         config_.merge, [this](const std::string& uid) { return log_->Contains(uid); });
     UpdateGauges();
     timer_ = std::thread([this] { TimerLoop(); });
-    auto server = StartGrpcServer(config_.listen, {this});
+    auto creds = MakeServerCredentials(config_.tls);
+    if (!creds.ok()) return creds.status();
+    auto server = StartGrpcServer(config_.listen, {this}, *creds);
     if (!server.ok()) return server.status();
     server_ = std::move(*server);
     const LogStats s = log_->stats();
@@ -383,6 +396,7 @@ class SinkServer::Impl final : public gourmet::v1::LogSink::CallbackService {
 
   grpc::ServerWriteReactor<QueryResult>* Query(grpc::CallbackServerContext* ctx,
                                                const QueryRequest* request) override {
+    if (auto* refused = Authorize(ctx, "query")) return refused;
     const absl::Time t0 = absl::Now();
     return StartStream(*request, "query", [this, t0](const QueryRequest& req, LineStream* out) {
       grpc::Status st = RunQueryCall(req, out);
@@ -393,6 +407,7 @@ class SinkServer::Impl final : public gourmet::v1::LogSink::CallbackService {
 
   grpc::ServerWriteReactor<QueryResult>* Tail(grpc::CallbackServerContext* ctx,
                                               const QueryRequest* request) override {
+    if (auto* refused = Authorize(ctx, "tail")) return refused;
     return StartStream(*request, "tail", [this](const QueryRequest& req, LineStream* out) {
       return RunTailCall(req, out);
     });
@@ -503,6 +518,37 @@ class SinkServer::Impl final : public gourmet::v1::LogSink::CallbackService {
   }
 
   using CallFn = std::function<grpc::Status(const QueryRequest&, LineStream*)>;
+
+  // Query and Tail read everything the sensor saw: with a token configured
+  // or mutual TLS on, they need the token or a verified client certificate.
+  // Returns a reactor that refuses the call, or null when it may go on.
+  grpc::ServerWriteReactor<QueryResult>* Authorize(grpc::CallbackServerContext* ctx,
+                                                   const char* rpc) {
+    const bool mtls = !config_.tls.ca_file.empty();
+    if (config_.auth_token.empty() && !mtls) return nullptr;  // open: no auth configured
+    if (mtls && ctx->auth_context() && ctx->auth_context()->IsPeerAuthenticated()) return nullptr;
+    if (!config_.auth_token.empty()) {
+      const auto& md = ctx->client_metadata();
+      auto it = md.find("authorization");
+      if (it != md.end() &&
+          std::string(it->second.data(), it->second.size()) == "Bearer " + config_.auth_token) {
+        return nullptr;
+      }
+    }
+    queries_.Add({{"rpc", rpc}, {"code", "UNAUTHENTICATED"}}).Increment();
+    class Refused : public grpc::ServerWriteReactor<QueryResult> {
+     public:
+      explicit Refused(const char* rpc) {
+        Finish(
+            grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                         absl::StrCat(rpc,
+                                      " needs a bearer token (authorization metadata) or a client "
+                                      "certificate signed by the sink's tls.ca")));
+      }
+      void OnDone() override { delete this; }
+    };
+    return new Refused(rpc);
+  }
 
   grpc::ServerWriteReactor<QueryResult>* StartStream(const QueryRequest& request, const char* rpc,
                                                      CallFn fn) {

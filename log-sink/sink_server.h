@@ -13,6 +13,7 @@
 #include "log-sink/merger.h"
 #include "prometheus/registry.h"
 #include "services/config.h"
+#include "services/tls.h"
 
 namespace gourmet::sink {
 
@@ -30,6 +31,10 @@ struct SinkConfig {
   MergeConfig merge;
   int max_queries = 16;                   // Query and Tail calls running at once
   uint64_t tail_buffer_bytes = 64 << 20;  // a Tail client further behind is cut off
+  TlsConfig tls;                          // tls.*: TLS, mutual with tls.ca
+  // Bearer token Query and Tail require (from auth.token_file). A client with
+  // a verified certificate (mutual TLS) needs none.
+  std::string auth_token;
 };
 
 std::vector<FlagSpec> SinkFlags();

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
@@ -20,6 +21,7 @@
 #include "nlohmann/json.hpp"
 #include "services/config.h"
 #include "services/grpc_util.h"
+#include "services/tls.h"
 
 namespace gourmet::ctl {
 namespace {
@@ -56,11 +58,22 @@ output:
   --no-header              no table header
 general:
   -s, --sink HOST:PORT     the sink (default $GOURMET_SINK, else 127.0.0.1:50052)
+  --token-file FILE        bearer token for Query and Tail (default $GOURMET_TOKEN_FILE)
+  --ca FILE                CA of the sink's certificate: connect with TLS
+  --cert FILE, --key FILE  client certificate and key (mutual TLS)
+  --server-name NAME       the name expected in the sink's certificate
   --timeout DURATION       give up on query or stats after this long (default: none, 10s)
   -h, --help               this help
 
 Exit status: 0 success, 1 the sink failed or is unreachable, 2 a bad command or query.
 )";
+
+std::string g_token;  // bearer token for Query and Tail, if any
+
+// Every call carries the token when one was given.
+void Authorize(grpc::ClientContext* ctx) {
+  if (!g_token.empty()) ctx->AddMetadata("authorization", "Bearer " + g_token);
+}
 
 int Fail(int code, const std::string& msg) {
   std::fprintf(stderr, "gourmetctl: error: %s\n", msg.c_str());
@@ -104,6 +117,8 @@ std::string FormatTs(int64_t us) {
 struct Options {
   std::string command;
   std::string sink;
+  std::string token_file;
+  TlsConfig tls;
   gourmet::v1::QueryRequest req;
   bool table = false;
   bool header = true;
@@ -115,6 +130,8 @@ struct Options {
 std::string ParseCommandLine(int argc, char** argv, Options* o, bool* help) {
   const char* env = std::getenv("GOURMET_SINK");
   o->sink = env && *env ? env : "127.0.0.1:50052";
+  const char* token_env = std::getenv("GOURMET_TOKEN_FILE");
+  if (token_env) o->token_file = token_env;
   std::vector<std::string> args(argv + 1, argv + argc);
   for (size_t i = 0; i < args.size(); ++i) {
     std::string a = args[i];
@@ -162,6 +179,14 @@ std::string ParseCommandLine(int argc, char** argv, Options* o, bool* help) {
     uint32_t n = 0;
     if (a == "-s" || a == "--sink") {
       if (!next(&o->sink)) return "option '--sink' needs a value";
+    } else if (a == "--token-file" || a == "--ca" || a == "--cert" || a == "--key" ||
+               a == "--server-name") {
+      std::string* dst = a == "--token-file" ? &o->token_file
+                         : a == "--ca"       ? &o->tls.ca_file
+                         : a == "--cert"     ? &o->tls.cert_file
+                         : a == "--key"      ? &o->tls.key_file
+                                             : &o->tls.server_name;
+      if (!next(dst)) return absl::StrCat("option '", a, "' needs a value");
     } else if (a == "--from" || a == "--to") {
       if (!next(&v)) return absl::StrCat("option '", a, "' needs a value");
       int64_t us;
@@ -307,6 +332,7 @@ class Table {
 
 int RunStats(gourmet::v1::LogSink::Stub& stub, const Options& o) {
   grpc::ClientContext ctx;
+  Authorize(&ctx);
   ctx.set_deadline(absl::ToChronoTime(
       absl::Now() + (o.timeout > absl::ZeroDuration() ? o.timeout : absl::Seconds(10))));
   gourmet::v1::StatsReply r;
@@ -344,6 +370,7 @@ int RunStats(gourmet::v1::LogSink::Stub& stub, const Options& o) {
 
 int RunStream(gourmet::v1::LogSink::Stub& stub, const Options& o) {
   grpc::ClientContext ctx;
+  Authorize(&ctx);
   const bool tail = o.command == "tail";
   if (!tail && o.timeout > absl::ZeroDuration())
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + o.timeout));
@@ -383,7 +410,15 @@ int Main(int argc, char** argv) {
     return 0;
   }
   if (!err.empty()) return Fail(2, err);
-  auto stub = gourmet::v1::LogSink::NewStub(MakeChannel(o.sink));
+  if (!o.token_file.empty()) {
+    std::ifstream in(o.token_file);
+    if (!in || !std::getline(in, g_token) || g_token.empty()) {
+      return Fail(2, absl::StrCat("cannot read a token from '", o.token_file, "'"));
+    }
+  }
+  auto creds = MakeChannelCredentials(o.tls);
+  if (!creds.ok()) return Fail(2, std::string(creds.status().message()));
+  auto stub = gourmet::v1::LogSink::NewStub(MakeChannel(o.sink, *creds, o.tls.server_name));
   if (o.command == "stats") return RunStats(*stub, o);
   return RunStream(*stub, o);
 }
