@@ -23,6 +23,9 @@ namespace {
 using SinkSender =
     ReliableSender<gourmet::v1::LogSink, gourmet::v1::IngestBatch, gourmet::v1::IngestAck>;
 
+// Where the host's own errors about a connection go in `_errors`.
+constexpr char kHostErrorKey[] = "analyzer";
+
 nlohmann::json YamlToJson(const YAML::Node& n) {
   switch (n.Type()) {
     case YAML::NodeType::Map: {
@@ -75,6 +78,7 @@ absl::StatusOr<AnalyzerConfig> AnalyzerConfigFromYaml(ConfigReader* r) {
   c.workers = r->Int("workers", 2, 1, 256);
   c.max_result_bytes = r->Int("max_result_bytes", 1 << 20, 16, 64 << 20);
   c.max_batches_per_stream = r->Int("max_batches_per_stream", 8, 1, 1024);
+  c.max_attempts = r->Int("max_attempts", 3, 0, 1000);
   r->String("port_file", "");  // read by main
   const std::string dir = r->String("plugin_dir", "/usr/lib/gourmet/plugins");
   YAML::Node list = r->Node("plugins");
@@ -142,6 +146,9 @@ class AnalyzerHost::Impl final : public gourmet::v1::Analyzer::CallbackService {
                           "Batches acknowledged to agents after the sink stored them")),
         sink_failures_(NewCounter(*registry_, "gourmet_analyzer_sink_failures_total",
                                   "Batches the sink could not store")),
+        skipped_(NewCounter(*registry_, "gourmet_analyzer_skipped_connections_total",
+                            "Connections logged without analysis: their batch exceeded "
+                            "max_attempts (they kept crashing analyzers)")),
         streams_(NewGauge(*registry_, "gourmet_analyzer_agent_streams", "Open agent streams")) {}
 
   absl::Status Init() {
@@ -196,9 +203,27 @@ class AnalyzerHost::Impl final : public gourmet::v1::Analyzer::CallbackService {
   // (which acks the agent) when the sink has stored them.
   void Process(gourmet::v1::ConnectionBatch& batch, Stream::DoneFn done) {
     gourmet::v1::IngestBatch out;
+    // Delivered more than max_attempts times: every earlier delivery died
+    // with its analyzer, so running the plugins again would only crash this
+    // one. Log the connections as they are, with the reason.
+    const uint32_t attempt = batch.attempt();
+    const bool skip = config_.max_attempts > 0 && attempt > config_.max_attempts;
+    std::string why;
+    if (skip) {
+      why = absl::StrCat("skipped after crashing analyzers ", attempt - 1,
+                         " times (delivery attempt ", attempt, ", max_attempts ",
+                         config_.max_attempts, "); no plugin ran");
+      LogWarning("batch of %d connections, delivery attempt %d: %s", batch.connections_size(),
+                 attempt, why);
+      skipped_.Increment(batch.connections_size());
+    }
     for (auto& conn : *batch.mutable_connections()) {
       gourmet::v1::Record* rec = out.add_records();
-      pipeline_->Analyze(&conn, rec);
+      if (skip) {
+        Pipeline::PassThrough(&conn, rec, kHostErrorKey, why);
+      } else {
+        pipeline_->Analyze(&conn, rec);
+      }
       rec->set_part(config_.part);
     }
     connections_.Increment(batch.connections_size());
@@ -220,6 +245,7 @@ class AnalyzerHost::Impl final : public gourmet::v1::Analyzer::CallbackService {
   prometheus::Counter& connections_;
   prometheus::Counter& acked_;
   prometheus::Counter& sink_failures_;
+  prometheus::Counter& skipped_;
   prometheus::Gauge& streams_;
   std::unique_ptr<Pipeline> pipeline_;
   std::unique_ptr<ThreadPool> pool_;

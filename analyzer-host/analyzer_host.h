@@ -23,6 +23,10 @@ struct AnalyzerConfig {
   int workers = 2;
   size_t max_result_bytes = 1 << 20;
   size_t max_batches_per_stream = 8;  // read-ahead per agent stream
+  // A batch delivered more often than this (ConnectionBatch.attempt) is
+  // written without running plugins: its connections keep crashing analyzer
+  // hosts. 0 = never.
+  uint32_t max_attempts = 3;
   std::vector<PluginSpec> plugins;
 };
 

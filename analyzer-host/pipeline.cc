@@ -141,6 +141,13 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(std::vector<PluginSpe
 
 Pipeline::~Pipeline() = default;
 
+void Pipeline::PassThrough(gourmet::v1::Connection* conn, gourmet::v1::Record* out,
+                           const std::string& error_key, const std::string& message) {
+  (*out->mutable_errors())[error_key] = message;
+  conn->clear_chunks();
+  out->mutable_conn()->Swap(conn);
+}
+
 std::vector<std::string> Pipeline::keys() const {
   std::vector<std::string> out;
   for (const auto& s : stages_) out.push_back(s->spec.key);

@@ -35,6 +35,11 @@ class Pipeline {
   // together with results, recognised services and errors.
   void Analyze(gourmet::v1::Connection* conn, gourmet::v1::Record* out);
 
+  // Moves `conn` (payload stripped) into `out` without running any plugin,
+  // with `message` as its error under `error_key`.
+  static void PassThrough(gourmet::v1::Connection* conn, gourmet::v1::Record* out,
+                          const std::string& error_key, const std::string& message);
+
   // The plugin keys in the order they run.
   std::vector<std::string> keys() const;
 

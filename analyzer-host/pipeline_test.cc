@@ -1,5 +1,7 @@
 #include "analyzer-host/pipeline.h"
 
+#include <csignal>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
@@ -116,6 +118,44 @@ TEST_F(PipelineTest, DependantRunsAfterAndSeesTheResult) {
   gourmet::v1::Record rec;
   (*p)->Analyze(&conn, &rec);
   EXPECT_THAT(rec.results().at("reads_bytes"), HasSubstr("\"saw\":{\"orig\":5"));
+}
+
+TEST_F(PipelineTest, SegfaultKillsTheProcessOnlyOnPoisonConnections) {
+  // The host cannot survive a plugin's segfault; the agent's resends and
+  // max_attempts contain it (tests/e2e/crash_containment_test.py). Here: the
+  // test plugin crashes exactly where told to.
+  PluginSpec spec = Spec("segfaults");
+  spec.config_json = "{\"crash_on_orig_ports\":[40003]}";
+  auto p = Make({Spec("bytes"), spec});
+  ASSERT_TRUE(p.ok()) << p.status();
+  auto conn = Conn();
+  conn.mutable_orig()->set_port(40001);
+  gourmet::v1::Record rec;
+  (*p)->Analyze(&conn, &rec);
+  EXPECT_EQ(rec.results().at("segfaults"), "{\"survived\":true}");
+  EXPECT_EXIT(
+      {
+        auto poison = Conn();
+        poison.mutable_orig()->set_port(40003);
+        gourmet::v1::Record r;
+        (*p)->Analyze(&poison, &r);
+      },
+      ::testing::KilledBySignal(SIGSEGV), "");
+  spec.config_json = "{\"crash_on_orig_ports\":[\"x\"]}";
+  auto bad = Make({spec});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("key 'crash_on_orig_ports[0]'"));
+}
+
+TEST(PassThroughTest, RecordsTheConnectionWithTheReasonAndNoResults) {
+  auto conn = Conn();
+  gourmet::v1::Record rec;
+  Pipeline::PassThrough(&conn, &rec, "analyzer", "skipped");
+  EXPECT_EQ(rec.conn().uid(), "CTest");
+  EXPECT_EQ(rec.conn().chunks_size(), 0);
+  EXPECT_TRUE(rec.results().empty());
+  EXPECT_TRUE(rec.services().empty());
+  EXPECT_EQ(rec.errors().at("analyzer"), "skipped");
 }
 
 TEST(OrderTest, CyclesAndUnknownNamesAreRefused) {

@@ -1,7 +1,14 @@
 #include "capture-agent/exporter.h"
 
+#include <algorithm>
+#include <vector>
+
+#include "services/log.h"
+
 namespace gourmet::capture {
 namespace {
+
+using Batch = gourmet::v1::ConnectionBatch;
 
 ReliableSenderOptions SenderOptions(const ExporterConfig& c) {
   ReliableSenderOptions o;
@@ -11,17 +18,43 @@ ReliableSenderOptions SenderOptions(const ExporterConfig& c) {
   o.ack_timeout = c.ack_timeout;
   o.max_in_flight = c.max_in_flight;
   o.max_queued = c.max_queued;
+  // A batch that was in flight when an analyzer died is resent alone, so
+  // that a batch that kills analyzers is told apart from its neighbours.
+  o.isolate_resends = true;
   return o;
+}
+
+// Marks each resend, so that analyzers can give up on connections that keep
+// crashing them (their max_attempts). A batch still unacknowledged after it
+// was sent alone (attempt 2) holds a poison connection: its connections are
+// resent one per batch, so that only the poison ones reach max_attempts.
+void OnResend(Batch* batch, std::vector<Batch>* more) {
+  batch->set_attempt(std::max<uint32_t>(batch->attempt(), 1) + 1);
+  const int n = batch->connections_size();
+  if (batch->attempt() < 3 || n <= 1) return;
+  LogWarning(
+      "a batch of %d connections was not acknowledged in %d attempts; resending its "
+      "connections one per batch",
+      n, batch->attempt() - 1);
+  for (int i = 1; i < n; ++i) {
+    Batch one;
+    one.set_attempt(batch->attempt());
+    *one.add_connections() = std::move(*batch->mutable_connections(i));
+    more->push_back(std::move(one));
+  }
+  batch->mutable_connections()->DeleteSubrange(1, n - 1);
 }
 
 }  // namespace
 
 Exporter::Exporter(ExporterConfig config)
     : config_(std::move(config)),
-      sender_(SenderOptions(config_),
-              [](gourmet::v1::Analyzer::Stub* stub, grpc::ClientContext* ctx, Sender::Reactor* r) {
-                stub->async()->Analyze(ctx, r);
-              }) {}
+      sender_(
+          SenderOptions(config_),
+          [](gourmet::v1::Analyzer::Stub* stub, grpc::ClientContext* ctx, Sender::Reactor* r) {
+            stub->async()->Analyze(ctx, r);
+          },
+          &OnResend) {}
 
 Exporter::~Exporter() { sender_.Shutdown(); }
 
@@ -40,6 +73,7 @@ absl::Status Exporter::SendPartial() {
   const uint64_t n = batch_.connections_size();
   gourmet::v1::ConnectionBatch out;
   out.Swap(&batch_);
+  out.set_attempt(1);
   batch_bytes_ = 0;
   ++batches_sent_;
   return sender_.Send(std::move(out), [this, n](const absl::Status& st) {

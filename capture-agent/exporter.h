@@ -1,5 +1,8 @@
 // Exporter: collects finished connections into batches and delivers them to
-// the analyzer pool with at-least-once semantics (see ReliableSender).
+// the analyzer pool with at-least-once semantics (see ReliableSender). Each
+// batch carries its delivery attempt; a batch that keeps failing is resent
+// alone, then one connection per batch, so that an analyzer's max_attempts
+// sets aside only the connections that crash it.
 #pragma once
 
 #include <atomic>

@@ -9,7 +9,7 @@ PACKAGES=(
   # libraries
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev nlohmann-json3-dev libyaml-cpp-dev libpcap-dev prometheus-cpp-dev libssl-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libcurl4-openssl-dev
   # tests: reference dissectors, real servers and clients, network namespaces
   tshark tcpdump iproute2 nginx-light dnsmasq-base dnsutils curl iputils-ping ethtool python3
   openssl openssh-server openssh-client

@@ -6,6 +6,11 @@
 // opened and every unacknowledged request is sent again, in order. The queue
 // is bounded: Send() blocks when it is full, which backs pressure up to the
 // producer. Used by capture-agent -> analyzer-host and analyzer-host -> sink.
+//
+// For a peer that may crash on a request (an analyzer running plugins), two
+// opt-in aids: `isolate_resends` sends each resent request alone, so a
+// request that keeps failing fails on its own; and a resend hook marks each
+// resent request (counts attempts) and may split it into smaller ones.
 #pragma once
 
 #include <deque>
@@ -43,6 +48,10 @@ struct ReliableSenderOptions {
   std::shared_ptr<grpc::ChannelCredentials> creds;
   std::string server_name;
   std::string lb_policy = "round_robin";
+  // Requests that were unacknowledged when a stream failed are resent one at
+  // a time, each alone on the stream, until acknowledged; new requests wait
+  // behind them. A request that makes the peer fail then fails alone.
+  bool isolate_resends = false;
 };
 
 template <typename Service, typename Req, typename Ack>
@@ -53,9 +62,18 @@ class ReliableSender {
   using StartCallFn = std::function<void(Stub*, grpc::ClientContext*, Reactor*)>;
   // Called once per request: OK when acknowledged, an error when it failed.
   using DoneFn = std::function<void(const absl::Status&)>;
+  // Called on each unacknowledged request as it is put back for resending,
+  // under the sender's lock (so quick, and never calling the sender). It may
+  // mark the request (e.g. count attempts) and split it: requests appended to
+  // `more` are resent right after `req`, each with its own batch_id, and the
+  // original DoneFn runs once every part is done (with the first error).
+  using ResendFn = std::function<void(Req* req, std::vector<Req>* more)>;
 
-  ReliableSender(ReliableSenderOptions options, StartCallFn start_call)
-      : options_(std::move(options)), start_call_(std::move(start_call)) {
+  ReliableSender(ReliableSenderOptions options, StartCallFn start_call,
+                 ResendFn on_resend = nullptr)
+      : options_(std::move(options)),
+        start_call_(std::move(start_call)),
+        on_resend_(std::move(on_resend)) {
     channel_ =
         MakeChannel(options_.target, options_.creds, options_.server_name, options_.lb_policy);
     stub_ = Service::NewStub(channel_);
@@ -78,7 +96,7 @@ class ReliableSender {
     if (!failed_.ok()) return failed_;
     if (shutdown_) return absl::CancelledError("sender is shutting down");
     req.set_batch_id(next_id_++);
-    queue_.push_back(Item{std::move(req), std::move(done), absl::InfinitePast()});
+    queue_.push_back(Item{std::move(req), std::move(done), absl::InfinitePast(), false});
     if (stream_ != nullptr) stream_->PumpLocked();
     return absl::OkStatus();
   }
@@ -134,6 +152,28 @@ class ReliableSender {
     Req req;
     DoneFn done;
     absl::Time sent_at;
+    bool resent;  // was unacknowledged when a stream failed
+  };
+
+  // The DoneFn of a request split by the resend hook, shared by its parts.
+  struct SplitDone {
+    explicit SplitDone(DoneFn fn, size_t n) : done(std::move(fn)), remaining(n) {}
+    void PartDone(const absl::Status& st) {
+      DoneFn fn;
+      absl::Status result;
+      {
+        absl::MutexLock l(&mu);
+        if (!st.ok() && first_error.ok()) first_error = st;
+        if (--remaining > 0) return;
+        fn = std::move(done);
+        result = first_error;
+      }
+      if (fn) fn(result);
+    }
+    absl::Mutex mu;
+    DoneFn done ABSL_GUARDED_BY(mu);
+    size_t remaining ABSL_GUARDED_BY(mu);
+    absl::Status first_error ABSL_GUARDED_BY(mu);
   };
 
   class Stream : public Reactor {
@@ -151,7 +191,7 @@ class ReliableSender {
     // Starts the next write if none is in flight.
     void PumpLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(s_->mu_) {
       if (write_in_flight_ || writes_done_ || done_) return;
-      if (!s_->queue_.empty() && s_->in_flight_.size() < s_->options_.max_in_flight) {
+      if (s_->CanSendLocked()) {
         Item item = std::move(s_->queue_.front());
         s_->queue_.pop_front();
         item.sent_at = absl::Now();
@@ -244,6 +284,43 @@ class ReliableSender {
     return !queue_.empty() || !in_flight_.empty();
   }
 
+  // Whether the front of the queue may be written now.
+  bool CanSendLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (queue_.empty() || in_flight_.size() >= options_.max_in_flight) return false;
+    if (!options_.isolate_resends) return true;
+    if (queue_.front().resent) return in_flight_.empty();
+    for (const auto& [id, item] : in_flight_) {
+      if (item.resent) return false;
+    }
+    return true;
+  }
+
+  // Puts every unacknowledged request back at the front of the queue, in
+  // order, through the resend hook.
+  void RequeueInFlightLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    std::vector<Item> back;
+    for (auto& [id, item] : in_flight_) {
+      ++resent_;
+      item.resent = true;
+      std::vector<Req> more;
+      if (on_resend_) on_resend_(&item.req, &more);
+      if (more.empty()) {
+        back.push_back(std::move(item));
+        continue;
+      }
+      auto split = std::make_shared<SplitDone>(std::move(item.done), more.size() + 1);
+      auto part_done = [split](const absl::Status& st) { split->PartDone(st); };
+      item.done = part_done;
+      back.push_back(std::move(item));
+      for (Req& part : more) {
+        part.set_batch_id(next_id_++);
+        back.push_back(Item{std::move(part), part_done, absl::InfinitePast(), true});
+      }
+    }
+    in_flight_.clear();
+    for (auto it = back.rbegin(); it != back.rend(); ++it) queue_.push_front(std::move(*it));
+  }
+
   // Fails every pending request; called when giving up or shutting down.
   void FailAll(const absl::Status& st) {
     std::vector<DoneFn> fns;
@@ -334,11 +411,7 @@ class ReliableSender {
         made_progress = stream->progress();
         status = stream->status();
         // Everything unacknowledged goes back to the front of the queue, in order.
-        for (auto it = in_flight_.rbegin(); it != in_flight_.rend(); ++it) {
-          queue_.push_front(std::move(it->second));
-          ++resent_;
-        }
-        in_flight_.clear();
+        RequeueInFlightLocked();
         if (!shutdown_ || HasWork()) ++reconnects_;
       }
       stream.reset();
@@ -368,6 +441,7 @@ class ReliableSender {
 
   const ReliableSenderOptions options_;
   const StartCallFn start_call_;
+  const ResendFn on_resend_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<Stub> stub_;
 

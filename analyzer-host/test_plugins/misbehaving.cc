@@ -1,10 +1,13 @@
 // Deliberately broken plugins for the loader and containment tests. One
 // source, several libraries: the MODE macro picks the misbehaviour.
+#include <gourmet/config.h>
 #include <gourmet/sdk.h>
 
+#include <algorithm>
 #include <csignal>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -18,7 +21,16 @@ class Misbehaving : public gourmet::Plugin {
       return nullptr;
     }
 #endif
-    return std::make_unique<Misbehaving>();
+    auto p = std::make_unique<Misbehaving>();
+#if MODE == 6
+    // {"crash_on_orig_ports": [40003]}: crash only on those connections
+    // (the others get {"survived": true}); without it, on every one.
+    gourmet::PluginConfig cfg(config);
+    p->crash_ports_ = cfg.IntList("crash_on_orig_ports", 0, 65535);
+    p->crash_all_ = !cfg.Has("crash_on_orig_ports");
+    if (!cfg.Finish(error)) return nullptr;
+#endif
+    return p;
   }
   bool Filter(const gourmet::Connection&) override { return true; }
   gourmet::Result Analyze(const gourmet::Connection& conn) override {
@@ -33,12 +45,18 @@ class Misbehaving : public gourmet::Plugin {
     const std::string dep(conn.result("bytes"));
     return gourmet::Result::Json("{\"saw\":" + (dep.empty() ? std::string("null") : dep) + "}");
 #elif MODE == 6
-    std::raise(SIGSEGV);
-    return gourmet::Result::None();
+    if (crash_all_ || std::count(crash_ports_.begin(), crash_ports_.end(), conn.orig_p())) {
+      std::raise(SIGSEGV);
+    }
+    return gourmet::Result::Json("{\"survived\":true}", false);
 #else
     return gourmet::Result::Json("{\"pretty\":\n  [1, 2]\n}");
 #endif
   }
+
+ private:
+  [[maybe_unused]] bool crash_all_ = true;
+  [[maybe_unused]] std::vector<int64_t> crash_ports_;
 };
 
 }  // namespace

@@ -23,7 +23,7 @@ LABEL org.opencontainers.image.title="gourmet-analyzer-host" \
 RUN apt-get update \
   && apt-get install -y --no-install-recommends \
        libgrpc++1.51 libprotobuf32 libyaml-cpp0.7 libpcap0.8 libabsl20220623 \
-       libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libssl3 \
+       libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libssl3 libcurl4 \
   && rm -rf /var/lib/apt/lists/* \
   && groupadd --system --gid 65532 gourmet \
   && useradd --system --uid 65532 --gid 65532 --home-dir /nonexistent \
