@@ -4,6 +4,7 @@
 #include <deque>
 #include <filesystem>
 
+#include "absl/hash/hash.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -60,6 +61,7 @@ std::vector<FlagSpec> AnalyzerFlags() {
   return {
       {"listen", 'l', "listen", "HOST:PORT", "address of the Analyzer gRPC service (port 0 = any)"},
       {"sink", 's', "sink", "HOST:PORT", "log sink to send results to"},
+      {"sinks", 0, "sinks", "LIST", "several sinks, sharded by uid hash (comma-separated)"},
       {"metrics", 0, "metrics_listen", "HOST:PORT", "serve Prometheus /metrics here ('' = off)"},
       {"workers", 'w', "workers", "N", "analysis threads"},
       {"plugin-dir", 0, "plugin_dir", "DIR", "where plugins named without a path are found"},
@@ -73,6 +75,10 @@ absl::StatusOr<AnalyzerConfig> AnalyzerConfigFromYaml(ConfigReader* r) {
   AnalyzerConfig c;
   c.listen = r->String("listen", c.listen);
   c.sink = r->String("sink", c.sink);
+  c.sinks = r->StringList("sinks");
+  if (c.sinks.empty()) c.sinks.push_back(c.sink);
+  c.tls = TlsConfigFromYaml(r);
+  c.max_connection_age = r->Duration("max_connection_age", absl::Minutes(5));
   c.metrics_listen = r->String("metrics_listen", c.metrics_listen);
   c.part = r->String("part", c.part);
   c.workers = r->Int("workers", 2, 1, 256);
@@ -156,20 +162,29 @@ class AnalyzerHost::Impl final : public gourmet::v1::Analyzer::CallbackService {
     if (!p.ok()) return p.status();
     pipeline_ = std::move(*p);
     pool_ = std::make_unique<ThreadPool>(config_.workers, config_.workers * 4);
-    ReliableSenderOptions o;
-    o.target = config_.sink;
-    o.peer_name = "sink";
-    // Agents resend on their own when we stall, so never give up on the sink.
-    o.give_up_after = absl::InfiniteDuration();
-    sink_ = std::make_unique<SinkSender>(
-        o, [](gourmet::v1::LogSink::Stub* stub, grpc::ClientContext* ctx, SinkSender::Reactor* r) {
-          stub->async()->Ingest(ctx, r);
-        });
-    auto server = StartGrpcServer(config_.listen, {this});
+    auto server_creds = MakeServerCredentials(config_.tls);
+    if (!server_creds.ok()) return server_creds.status();
+    auto client_creds = MakeChannelCredentials(config_.tls);
+    if (!client_creds.ok()) return client_creds.status();
+    for (const std::string& target : config_.sinks) {
+      ReliableSenderOptions o;
+      o.target = target;
+      o.peer_name = "sink";
+      o.creds = *client_creds;
+      o.server_name = config_.tls.server_name;
+      // Agents resend on their own when we stall, so never give up on the sink.
+      o.give_up_after = absl::InfiniteDuration();
+      sinks_.push_back(std::make_unique<SinkSender>(
+          o, [](gourmet::v1::LogSink::Stub* stub, grpc::ClientContext* ctx,
+                SinkSender::Reactor* r) { stub->async()->Ingest(ctx, r); }));
+    }
+    auto server =
+        StartGrpcServer(config_.listen, {this}, *server_creds, config_.max_connection_age);
     if (!server.ok()) return server.status();
     server_ = std::move(*server);
-    LogInfo("serving Analyzer on port %d with plugins [%s], sink %s", server_.port,
-            absl::StrJoin(pipeline_->keys(), ", "), config_.sink);
+    LogInfo("serving Analyzer on port %d with plugins [%s], sinks %s%s", server_.port,
+            absl::StrJoin(pipeline_->keys(), ", "), absl::StrJoin(config_.sinks, ", "),
+            config_.tls.enabled() ? " (TLS)" : "");
     return absl::OkStatus();
   }
 
@@ -177,7 +192,7 @@ class AnalyzerHost::Impl final : public gourmet::v1::Analyzer::CallbackService {
     if (server_.server)
       server_.server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
     pool_.reset();
-    if (sink_) sink_->Shutdown();
+    for (auto& s : sinks_) s->Shutdown();
   }
 
   int port() const { return server_.port; }
@@ -227,16 +242,55 @@ class AnalyzerHost::Impl final : public gourmet::v1::Analyzer::CallbackService {
       rec->set_part(config_.part);
     }
     connections_.Increment(batch.connections_size());
-    auto shared_done = std::make_shared<Stream::DoneFn>(std::move(done));
-    absl::Status st = sink_->Send(std::move(out), [this, shared_done](const absl::Status& s) {
+    // One part per sink shard; the agent's batch is acknowledged once every
+    // part is stored (with the first error, if any).
+    std::vector<gourmet::v1::IngestBatch> parts(sinks_.size());
+    if (sinks_.size() == 1) {
+      parts[0] = std::move(out);
+    } else {
+      for (auto& rec : *out.mutable_records()) {
+        const size_t shard = absl::HashOf(rec.conn().uid()) % sinks_.size();
+        *parts[shard].add_records() = std::move(rec);
+      }
+    }
+    struct Pending {
+      Stream::DoneFn done;
+      absl::Mutex mu;
+      size_t left ABSL_GUARDED_BY(mu);
+      absl::Status first ABSL_GUARDED_BY(mu);
+    };
+    auto pending = std::make_shared<Pending>();
+    pending->done = std::move(done);
+    size_t n = 0;
+    for (const auto& part : parts) n += part.records_size() > 0;
+    if (n == 0) {
+      pending->done(absl::OkStatus());
+      return;
+    }
+    {
+      absl::MutexLock l(&pending->mu);
+      pending->left = n;
+    }
+    auto part_done = [this, pending](const absl::Status& s) {
       if (s.ok()) {
         acked_.Increment();
       } else {
         sink_failures_.Increment();
       }
-      (*shared_done)(s);
-    });
-    if (!st.ok()) (*shared_done)(st);
+      absl::Status result;
+      {
+        absl::MutexLock l(&pending->mu);
+        if (!s.ok() && pending->first.ok()) pending->first = s;
+        if (--pending->left > 0) return;
+        result = pending->first;
+      }
+      pending->done(result);
+    };
+    for (size_t i = 0; i < parts.size(); ++i) {
+      if (parts[i].records_size() == 0) continue;
+      absl::Status st = sinks_[i]->Send(std::move(parts[i]), part_done);
+      if (!st.ok()) part_done(st);
+    }
   }
 
   AnalyzerConfig config_;
@@ -249,7 +303,7 @@ class AnalyzerHost::Impl final : public gourmet::v1::Analyzer::CallbackService {
   prometheus::Gauge& streams_;
   std::unique_ptr<Pipeline> pipeline_;
   std::unique_ptr<ThreadPool> pool_;
-  std::unique_ptr<SinkSender> sink_;
+  std::vector<std::unique_ptr<SinkSender>> sinks_;  // shards, by uid hash
   StartedServer server_;
 };
 

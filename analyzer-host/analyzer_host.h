@@ -12,12 +12,19 @@
 #include "analyzer-host/pipeline.h"
 #include "prometheus/registry.h"
 #include "services/config.h"
+#include "services/tls.h"
 
 namespace gourmet::analyzer {
 
 struct AnalyzerConfig {
   std::string listen = "0.0.0.0:50051";
   std::string sink = "127.0.0.1:50052";
+  // Several sinks: each connection goes to the one its uid hashes to, so
+  // each sink holds a fixed share of the connections ("sink" is then ignored).
+  std::vector<std::string> sinks;
+  TlsConfig tls;  // server side for agents, client side towards the sinks
+  // Agents reconnect this often, so that analyzers added since get streams.
+  absl::Duration max_connection_age = absl::Minutes(5);
   std::string metrics_listen = "0.0.0.0:9102";
   std::string part = "analysis";  // this pool's name in the merged record
   int workers = 2;

@@ -15,6 +15,7 @@
 #include "capture-agent/worker.h"
 #include "services/log.h"
 #include "services/metrics.h"
+#include "services/tls.h"
 
 namespace gourmet::capture {
 
@@ -63,6 +64,17 @@ absl::StatusOr<AgentConfig> AgentConfigFromYaml(const YAML::Node& root, ConfigRe
   if ((c.live.block_size & (c.live.block_size - 1)) != 0)
     r->Fail("live.block_size", "must be a power of two");
   c.exporter.max_delay = r->Duration("batch.max_delay", absl::Seconds(1));
+  c.exporter.streams = r->Int("analyzer_streams", 2, 1, 64);
+  const TlsConfig tls = TlsConfigFromYaml(r);
+  if (tls.enabled()) {
+    auto creds = MakeChannelCredentials(tls);
+    if (!creds.ok()) {
+      r->Fail("tls", creds.status().message());
+    } else {
+      c.exporter.creds = *creds;
+      c.exporter.server_name = tls.server_name;
+    }
+  }
   c.bpf = r->String("bpf", "");
   c.live.bpf = c.bpf;
   c.metrics_listen = r->String("metrics_listen", "0.0.0.0:9101");

@@ -18,6 +18,8 @@ ReliableSenderOptions SenderOptions(const ExporterConfig& c) {
   o.ack_timeout = c.ack_timeout;
   o.max_in_flight = c.max_in_flight;
   o.max_queued = c.max_queued;
+  o.creds = c.creds;
+  o.server_name = c.server_name;
   // A batch that was in flight when an analyzer died is resent alone, so
   // that a batch that kills analyzers is told apart from its neighbours.
   o.isolate_resends = true;
@@ -50,10 +52,9 @@ void OnResend(Batch* batch, std::vector<Batch>* more) {
 Exporter::Exporter(ExporterConfig config)
     : config_(std::move(config)),
       sender_(
-          SenderOptions(config_),
-          [](gourmet::v1::Analyzer::Stub* stub, grpc::ClientContext* ctx, Sender::Reactor* r) {
-            stub->async()->Analyze(ctx, r);
-          },
+          config_.streams, SenderOptions(config_),
+          [](gourmet::v1::Analyzer::Stub* stub, grpc::ClientContext* ctx,
+             Sender::Sender::Reactor* r) { stub->async()->Analyze(ctx, r); },
           &OnResend) {}
 
 Exporter::~Exporter() { sender_.Shutdown(); }

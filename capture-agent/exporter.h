@@ -13,7 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "gourmet/v1/analyzer.grpc.pb.h"
-#include "services/reliable_sender.h"
+#include "services/sender_pool.h"
 
 namespace gourmet::capture {
 
@@ -28,6 +28,11 @@ struct ExporterConfig {
   // come back fast enough that more would not add throughput.
   size_t max_in_flight = 4;
   size_t max_queued = 8;
+  // Streams to the analyzer pool: with round_robin over its addresses they
+  // spread over the analyzers; batches go to the least loaded stream.
+  int streams = 2;
+  std::shared_ptr<grpc::ChannelCredentials> creds;  // null: plaintext
+  std::string server_name;                          // expected in the analyzers' certificates
 };
 
 class Exporter {
@@ -52,7 +57,7 @@ class Exporter {
 
  private:
   using Sender =
-      ReliableSender<gourmet::v1::Analyzer, gourmet::v1::ConnectionBatch, gourmet::v1::BatchAck>;
+      SenderPool<gourmet::v1::Analyzer, gourmet::v1::ConnectionBatch, gourmet::v1::BatchAck>;
 
   ExporterConfig config_;
   Sender sender_;

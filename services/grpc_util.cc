@@ -21,8 +21,11 @@ absl::StatusOr<StartedServer> StartGrpcServer(const std::string& listen,
   if (max_connection_age != absl::InfiniteDuration()) {
     builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
                                static_cast<int>(absl::ToInt64Milliseconds(max_connection_age)));
-    // Streams get this long to finish; the rest is resent by the client.
-    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, 30000);
+    // Streams get a tenth of the age (at most 30 s) to finish; the client
+    // resends what was cut, on a new stream that may land elsewhere.
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                               static_cast<int>(std::min<int64_t>(
+                                   30000, absl::ToInt64Milliseconds(max_connection_age) / 10)));
   }
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);

@@ -150,6 +150,7 @@ int Run(int argc, char** argv) {
     return 1;
   }
   analyzer_config->sink = absl::StrCat("127.0.0.1:", (*sink)->port());
+  analyzer_config->sinks = {analyzer_config->sink};
   auto host = analyzer::AnalyzerHost::Start(std::move(*analyzer_config), registry);
   if (!host.ok()) {
     LogError("analyzer: %s", host.status().message());

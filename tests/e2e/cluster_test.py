@@ -57,9 +57,22 @@ class ClusterTest(unittest.TestCase):
 
     def start_analyzer(self, name):
         ns, addr = self.hosts[name]
+        # Agents reconnect every 2 s here (5 min by default), so an analyzer
+        # added during the run gets streams within the test's time.
+        cfg = os.path.join(self.lab.tmp, "analyzer.yaml")
+        with open(cfg, "w") as f:
+            f.write("max_connection_age: 2s\n")
         return self.lab.start(ns, [os.path.join(g.BIN, "analyzer-host"), "--listen", f"{addr}:50051", "--metrics",
-                                   "", "--sink", f"10.91.0.{SINK}:50052", "--plugin-dir", g.PLUGINS,
-                                   "--plugins", "bytes,dns,http"], name)
+                                   f"{addr}:9102", "--sink", f"10.91.0.{SINK}:50052", "--plugin-dir", g.PLUGINS,
+                                   "--plugins", "bytes,dns,http", "-c", cfg], name)
+
+    def batches_seen(self, name):
+        ns, addr = self.hosts[name]
+        out = self.lab.exec(ns, ["curl", "-s", f"http://{addr}:9102/metrics"], check=False).stdout
+        for line in out.splitlines():
+            if line.startswith("gourmet_analyzer_batches_total"):
+                return float(line.split()[-1])
+        return 0.0
 
     def test_kill_restart_and_scale_out(self):
         lab = self.lab
@@ -86,21 +99,23 @@ class ClusterTest(unittest.TestCase):
         time.sleep(0.5)
         loops = []
         for k, cap in enumerate(("cap1", "cap2"), start=1):
-            script = (f"i=0; while [ $i -lt 60 ]; do curl -s -o /dev/null http://10.92.{k}.2/index.html; "
+            script = (f"i=0; while [ $i -lt 150 ]; do curl -s -o /dev/null http://10.92.{k}.2/index.html; "
                       f"dig +short +tries=1 @10.92.{k}.2 www.cl.test >/dev/null; i=$((i+1)); sleep 0.1; done")
             loops.append(lab.start(self.hosts[cap][0], ["sh", "-c", script], "traffic-" + cap))
         time.sleep(2)
         analyzers["an2"].send_signal(signal.SIGKILL)   # an analyzer dies
+        time.sleep(0.5)
+        analyzers["an4"] = self.start_analyzer("an4")  # an analyzer is added
         time.sleep(1.5)
         sink.send_signal(signal.SIGTERM)               # the sink restarts
         sink.wait(timeout=20)
         time.sleep(0.5)
         sink = self.start_sink()
-        time.sleep(1)
-        analyzers["an4"] = self.start_analyzer("an4")  # an analyzer is added
         for p in loops:
             p.wait(timeout=120)
         time.sleep(1)
+        # The added analyzer took a share of the work.
+        self.assertGreater(self.batches_seen("an4"), 0)
         for cap in ("cap1", "cap2"):
             lab.stop(dumps[cap], signal.SIGINT)
             agents[cap].send_signal(signal.SIGTERM)

@@ -96,6 +96,48 @@ class SecurityTest(unittest.TestCase):
                      self.f("client.pem"), "--key", self.f("client.key"))
         self.assertEqual(r.returncode, 1)
 
+    def write(self, name, text):
+        with open(self.f(name), "w") as out:
+            out.write(text)
+        return self.f(name)
+
+    def tls_yaml(self, who, ca="ca.pem", server_name=None):
+        y = f"tls:\n  cert: {self.f(who + '.pem')}\n  key: {self.f(who + '.key')}\n  ca: {self.f(ca)}\n"
+        return y + (f"  server_name: {server_name}\n" if server_name else "")
+
+    def test_whole_pipeline_over_mutual_tls(self):
+        log = self.f("mtls-pipeline.log")
+        sink_cfg = self.write("p-sink.yaml", self.tls_yaml("sink"))
+        sink = subprocess.Popen([os.path.join(g.BIN, "log-sink"), "--listen", "127.0.0.1:0", "--metrics", "",
+                                 "--port-file", self.f("p-sink.port"), "-o", log, "-c", sink_cfg],
+                                stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: (sink.terminate(), sink.wait()))
+        while not os.path.exists(self.f("p-sink.port")):
+            self.assertIsNone(sink.poll())
+            time.sleep(0.05)
+        an_cfg = self.write("p-an.yaml", self.tls_yaml("analyzer", server_name="gourmet-sink"))
+        an = subprocess.Popen([os.path.join(g.BIN, "analyzer-host"), "--listen", "127.0.0.1:0", "--metrics", "",
+                               "--port-file", self.f("p-an.port"), "-c", an_cfg,
+                               "--sink", "127.0.0.1:" + open(self.f("p-sink.port")).read().strip(),
+                               "--plugin-dir", g.PLUGINS, "--plugins", "bytes"], stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: (an.terminate(), an.wait()))
+        while not os.path.exists(self.f("p-an.port")):
+            self.assertIsNone(an.poll())
+            time.sleep(0.05)
+        target = "127.0.0.1:" + open(self.f("p-an.port")).read().strip()
+        agent_cfg = self.write("p-agent.yaml", self.tls_yaml("agent", server_name="gourmet-analyzer"))
+        r = g.run([os.path.join(g.BIN, "capture-agent"), "-r", g.SAMPLE, "-a", target, "--metrics", "",
+                   "-c", agent_cfg], timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(g.read_log(log)), 14)
+        # An agent without a certificate, or trusting another CA, cannot deliver.
+        for cfg in ("tls:\n  ca: " + self.f("ca.pem") + "\n  server_name: gourmet-analyzer\n",
+                    self.tls_yaml("agent", ca="other-ca.pem", server_name="gourmet-analyzer")):
+            r = g.run([os.path.join(g.BIN, "capture-agent"), "-r", g.SAMPLE, "-a", target, "--metrics", "",
+                       "-c", self.write("bad-agent.yaml", cfg), "--connect-timeout", "2s"], timeout=60)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("cannot reach analyzer", r.stderr)
+
     def test_bad_certificate_files_fail_at_start(self):
         for cfg, message in (
                 (f"tls:\n  cert: {self.f('nope.pem')}\n  key: {self.f('sink.key')}\n", "nope.pem': cannot read"),
