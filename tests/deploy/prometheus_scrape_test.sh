@@ -95,6 +95,7 @@ pass "built services and sample capture present"
 PORT_S=$(free_port)
 PORT_A=$(free_port)
 PORT_C=$(free_port)
+PORT_L=$(free_port)
 PORT_P=$(free_port)
 while [ "$PORT_A" = "$PORT_S" ]; do PORT_A=$(free_port); done
 while [ "$PORT_C" = "$PORT_S" ] || [ "$PORT_C" = "$PORT_A" ]; do PORT_C=$(free_port); done
@@ -141,6 +142,10 @@ scrape_configs:
   - job_name: gourmet-capture-agent
     static_configs:
       - targets: ["127.0.0.1:$PORT_C"]
+  # A capture agent that stays up: live capture on loopback.
+  - job_name: gourmet-capture-agent-live
+    static_configs:
+      - targets: ["127.0.0.1:$PORT_L"]
 EOF
 check_config() { "$PROMTOOL" check config "$DIR/prometheus.yml" >"$DIR/promtool.out" 2>&1; }
 if check_config; then pass "promtool check config (scrape config + rules.yml)"; else fail "promtool check config" "$DIR/promtool.out"; fi
@@ -245,11 +250,34 @@ else
   rules_ok >"$DIR/q.out" 2>&1
   fail "prometheus evaluates rules.yml without error" "$DIR/q.out"
 fi
+# A live agent (capturing on loopback, where this test's own traffic runs):
+# Prometheus must see it up and its packet counter moving.
+"$BIN_DIR/capture-agent" -i lo --source pcap -a "127.0.0.1:$(cat "$DIR/an.port")" \
+  --metrics "127.0.0.1:$PORT_L" --stats-interval 1s >"$DIR/live-agent.out" 2>&1 &
+LIVE_PID=$!
+PIDS+=($LIVE_PID)
+if wait_for 30 query_is 'up{job="gourmet-capture-agent-live"}' 1; then
+  pass "prometheus scrapes gourmet-capture-agent-live: up == 1"
+else
+  fail "prometheus scrapes the live capture agent" "$DIR/live-agent.out"
+fi
+if wait_for 30 query_positive 'gourmet_agent_packets_total{job="gourmet-capture-agent-live"}'; then
+  pass "prometheus has gourmet_agent_packets_total > 0 from the live agent"
+else
+  fail "live agent packets in prometheus" "$DIR/live-agent.out"
+fi
+kill -TERM "$LIVE_PID" 2>/dev/null
+if wait "$LIVE_PID"; then
+  pass "the live agent stops cleanly on SIGTERM"
+else
+  fail "the live agent stops cleanly on SIGTERM" "$DIR/live-agent.out"
+fi
+
 no_alerts() {
   curl -fsS "$PROM/api/v1/alerts" | python3 -c 'import json, sys
 # The agent has exited: its target is down and it reads no packets; that is expected.
 alerts = [a for a in json.load(sys.stdin)["data"]["alerts"]
-          if a["labels"].get("job") != "gourmet-capture-agent" and a["labels"].get("alertname") != "GourmetCaptureNoPackets"]
+          if a["labels"].get("job") not in ("gourmet-capture-agent", "gourmet-capture-agent-live") and a["labels"].get("alertname") != "GourmetCaptureNoPackets"]
 print(alerts)
 sys.exit(0 if not alerts else 1)'
 }
