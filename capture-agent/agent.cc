@@ -65,6 +65,12 @@ absl::StatusOr<AgentConfig> AgentConfigFromYaml(const YAML::Node& root, ConfigRe
     r->Fail("live.block_size", "must be a power of two");
   c.exporter.max_delay = r->Duration("batch.max_delay", absl::Seconds(1));
   c.exporter.streams = r->Int("analyzer_streams", 2, 1, 64);
+  const std::string when_full = r->String("batch.when_full", "block");
+  if (when_full == "drop_oldest") {
+    c.exporter.drop_oldest_when_full = true;
+  } else if (when_full != "block") {
+    r->Fail("batch.when_full", "must be 'block' or 'drop_oldest'");
+  }
   const TlsConfig tls = TlsConfigFromYaml(r);
   if (tls.enabled()) {
     auto creds = MakeChannelCredentials(tls);
@@ -135,6 +141,11 @@ struct Agent::Metrics {
         ooo_dropped(NewCounter(r, "gourmet_agent_ooo_dropped_bytes_total",
                                "Out-of-order bytes beyond the reassembly buffer cap")),
         fragments(NewCounter(r, "gourmet_agent_fragments_total", "IP fragments seen")),
+        blocked_sends(NewCounter(r, "gourmet_agent_export_waits_total",
+                                 "Times capture waited for room in a full send buffer")),
+        dropped_batches(
+            NewCounter(r, "gourmet_agent_export_dropped_batches_total",
+                       "Batches dropped from a full send buffer (batch.when_full: drop_oldest)")),
         kernel_received(NewCounter(r, "gourmet_agent_kernel_received_total",
                                    "Packets the kernel delivered (live capture)")),
         kernel_dropped(NewCounter(r, "gourmet_agent_kernel_dropped_total",
@@ -175,6 +186,8 @@ struct Agent::Metrics {
   prometheus::Counter& truncated;
   prometheus::Counter& ooo_dropped;
   prometheus::Counter& fragments;
+  prometheus::Counter& blocked_sends;
+  prometheus::Counter& dropped_batches;
   prometheus::Counter& kernel_received;
   prometheus::Counter& kernel_dropped;
   prometheus::Gauge& capture_loss;
@@ -378,7 +391,7 @@ absl::Status Agent::Run(const std::function<void(const AgentProgress&)>& progres
   const absl::Time start = absl::Now();
   AgentProgress p;
   uint64_t published_acked = 0, published_failed = 0, published_batches = 0, published_exported = 0;
-  uint64_t published_packets = 0, published_bytes = 0;
+  uint64_t published_packets = 0, published_bytes = 0, published_blocked = 0, published_dropped = 0;
   absl::Time next_stats = start + config_.stats_interval;
   absl::Time next_partial = start + config_.exporter.max_delay;
   SourceStats last_stats;
@@ -403,6 +416,10 @@ absl::Status Agent::Run(const std::function<void(const AgentProgress&)>& progres
     published_failed = failed;
     published_batches = shared.exporter.batches_sent();
     metrics_->pending_batches.Set(shared.exporter.pending());
+    metrics_->blocked_sends.Increment(shared.exporter.blocked_sends() - published_blocked);
+    metrics_->dropped_batches.Increment(shared.exporter.dropped_batches() - published_dropped);
+    published_blocked = shared.exporter.blocked_sends();
+    published_dropped = shared.exporter.dropped_batches();
     p.fraction = final_report ? 1.0 : source.progress();
     p.connections = e;
     p.active_flows = 0;
@@ -544,6 +561,12 @@ absl::Status Agent::Run(const std::function<void(const AgentProgress&)>& progres
     export_status = shared.export_status;
   }
   if (!export_status.ok()) return export_status;
+  if (shared.exporter.connections_dropped() > 0) {
+    LogWarning(
+        "%d connections were dropped because the send buffer was full (batch.when_full: "
+        "drop_oldest)",
+        shared.exporter.connections_dropped());
+  }
   if (shared.exporter.connections_failed() > 0) {
     return absl::InternalError(absl::StrCat(shared.exporter.connections_failed(),
                                             " connections were refused by the analyzer pool"));

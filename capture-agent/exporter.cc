@@ -19,6 +19,7 @@ ReliableSenderOptions SenderOptions(const ExporterConfig& c) {
   o.max_in_flight = c.max_in_flight;
   o.max_queued = c.max_queued;
   o.creds = c.creds;
+  o.drop_oldest_when_full = c.drop_oldest_when_full;
   o.server_name = c.server_name;
   // A batch that was in flight when an analyzer died is resent alone, so
   // that a batch that kills analyzers is told apart from its neighbours.
@@ -82,7 +83,9 @@ absl::Status Exporter::SendPartial() {
       connections_acked_ += n;
       ++batches_acked_;
     } else {
-      connections_failed_ += n;
+      // Dropped by the drop_oldest policy, or refused by the analyzer pool.
+      (st.code() == absl::StatusCode::kResourceExhausted ? connections_dropped_
+                                                         : connections_failed_) += n;
     }
   });
 }

@@ -31,6 +31,7 @@ struct ExporterConfig {
   // Streams to the analyzer pool: with round_robin over its addresses they
   // spread over the analyzers; batches go to the least loaded stream.
   int streams = 2;
+  bool drop_oldest_when_full = false;  // batch.when_full: block (default) or drop_oldest
   std::shared_ptr<grpc::ChannelCredentials> creds;  // null: plaintext
   std::string server_name;                          // expected in the analyzers' certificates
 };
@@ -50,10 +51,13 @@ class Exporter {
 
   uint64_t connections_acked() const { return connections_acked_.load(); }
   uint64_t connections_failed() const { return connections_failed_.load(); }
+  uint64_t connections_dropped() const { return connections_dropped_.load(); }
   uint64_t batches_acked() const { return batches_acked_.load(); }
   uint64_t batches_sent() const { return batches_sent_; }
   uint64_t resent() { return sender_.resent(); }
   size_t pending() { return sender_.pending(); }
+  uint64_t dropped_batches() { return sender_.dropped(); }
+  uint64_t blocked_sends() { return sender_.blocked_sends(); }
 
  private:
   using Sender =
@@ -66,6 +70,7 @@ class Exporter {
   uint64_t batches_sent_ = 0;
   std::atomic<uint64_t> connections_acked_{0};
   std::atomic<uint64_t> connections_failed_{0};
+  std::atomic<uint64_t> connections_dropped_{0};
   std::atomic<uint64_t> batches_acked_{0};
 };
 

@@ -29,6 +29,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+#include "grpcpp/support/client_callback.h"
 #include "services/grpc_util.h"
 #include "services/log.h"
 
@@ -52,6 +53,9 @@ struct ReliableSenderOptions {
   // a time, each alone on the stream, until acknowledged; new requests wait
   // behind them. A request that makes the peer fail then fails alone.
   bool isolate_resends = false;
+  // When the queue is full: block the caller (false, backpressure up to
+  // capture), or drop the oldest waiting request, failing it (true).
+  bool drop_oldest_when_full = false;
 };
 
 template <typename Service, typename Req, typename Ack>
@@ -85,13 +89,40 @@ class ReliableSender {
   // Queues `req` (its batch_id is assigned here); blocks while the queue is
   // full. Fails at once if the sender has given up or is shutting down.
   absl::Status Send(Req req, DoneFn done) {
+    DoneFn dropped_done;
+    absl::Status result;
+    {
+      absl::MutexLock l(&mu_);
+      result = SendLocked(std::move(req), std::move(done), &dropped_done);
+    }
+    // Outside the lock: a DoneFn may do anything.
+    if (dropped_done)
+      dropped_done(absl::ResourceExhaustedError(absl::StrCat(
+          "dropped: the send buffer to ", options_.peer_name, " was full (drop_oldest policy)")));
+    return result;
+  }
+
+  uint64_t dropped() {
     absl::MutexLock l(&mu_);
+    return dropped_;
+  }
+
+ private:
+  absl::Status SendLocked(Req req, DoneFn done, DoneFn* dropped_done)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     auto has_room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return queue_.size() < options_.max_queued || !failed_.ok() || shutdown_;
     };
     if (!has_room()) {
-      ++blocked_sends_;
-      mu_.Await(absl::Condition(&has_room));
+      if (options_.drop_oldest_when_full) {
+        // Keep capture going: the oldest waiting request makes room.
+        ++dropped_;
+        *dropped_done = std::move(queue_.front().done);
+        queue_.pop_front();
+      } else {
+        ++blocked_sends_;
+        mu_.Await(absl::Condition(&has_room));
+      }
     }
     if (!failed_.ok()) return failed_;
     if (shutdown_) return absl::CancelledError("sender is shutting down");
@@ -101,12 +132,14 @@ class ReliableSender {
     return absl::OkStatus();
   }
 
+ public:
   // Blocks until every request sent so far is acknowledged or has failed.
   absl::Status Flush() {
     absl::MutexLock l(&mu_);
     mu_.Await(absl::Condition(
         +[](ReliableSender* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
-          return (s->queue_.empty() && s->in_flight_.empty()) || !s->failed_.ok();
+          return (s->queue_.empty() && s->in_flight_.empty() && s->callbacks_running_ == 0) ||
+                 !s->failed_.ok();
         },
         this));
     return failed_;
@@ -221,7 +254,7 @@ class ReliableSender {
         }
         if (ok) PumpLocked();
       }
-      for (auto& [fn, st] : done) fn(st);
+      s_->RunCallbacks(&done);
     }
 
     void OnReadDone(bool ok) override {
@@ -243,7 +276,7 @@ class ReliableSender {
         progress_ = true;
         PumpLocked();
       }
-      for (auto& [fn, st] : done) fn(st);
+      s_->RunCallbacks(&done);
       this->StartRead(&ack_);
     }
 
@@ -263,7 +296,10 @@ class ReliableSender {
         ABSL_EXCLUSIVE_LOCKS_REQUIRED(s_->mu_) {
       auto it = s_->in_flight_.find(id);
       if (it == s_->in_flight_.end()) return;  // a duplicate ack
-      if (it->second.done) done->emplace_back(std::move(it->second.done), st);
+      if (it->second.done) {
+        done->emplace_back(std::move(it->second.done), st);
+        ++s_->callbacks_running_;  // Flush() waits for them to have run
+      }
       s_->in_flight_.erase(it);
     }
 
@@ -455,6 +491,15 @@ class ReliableSender {
   uint64_t resent_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t reconnects_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t blocked_sends_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;
+  int callbacks_running_ ABSL_GUARDED_BY(mu_) = 0;  // acknowledged, DoneFn not yet returned
+
+  void RunCallbacks(std::vector<std::pair<DoneFn, absl::Status>>* done) {
+    for (auto& [fn, st] : *done) fn(st);
+    if (done->empty()) return;
+    absl::MutexLock l(&mu_);
+    callbacks_running_ -= static_cast<int>(done->size());
+  }
   std::thread thread_;
 };
 

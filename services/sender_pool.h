@@ -74,6 +74,16 @@ class SenderPool {
     for (auto& s : senders_) n += s->pending();
     return n;
   }
+  uint64_t dropped() {
+    uint64_t n = 0;
+    for (auto& s : senders_) n += s->dropped();
+    return n;
+  }
+  uint64_t blocked_sends() {
+    uint64_t n = 0;
+    for (auto& s : senders_) n += s->blocked_sends();
+    return n;
+  }
   uint64_t resent() {
     uint64_t n = 0;
     for (auto& s : senders_) n += s->resent();
