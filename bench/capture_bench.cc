@@ -86,9 +86,10 @@ void BM_FlowLookup(benchmark::State& state) {
 }
 BENCHMARK(BM_FlowLookup)->Arg(1000)->Arg(100000)->Arg(1000000);
 
-// In-order data segments of 1448 bytes through reassembly into the payload
-// buffer (the depth is large enough to keep everything).
-void BM_ReassembleInOrder(benchmark::State& state) {
+// 1024 data segments of 1448 bytes through reassembly into the payload
+// buffer (the depth keeps everything); `swap_pairs` swaps each pair, so every
+// other segment waits in the out-of-order buffer.
+void Reassemble(benchmark::State& state, bool swap_pairs) {
   FlowTableConfig cfg;
   cfg.payload_depth = uint64_t{1} << 40;
   uint64_t segments = 0;
@@ -111,7 +112,7 @@ void BM_ReassembleInOrder(benchmark::State& state) {
     p.payload_len = p.payload_wire_len = payload.size();
     state.ResumeTiming();
     for (int i = 0; i < 1024; ++i) {
-      p.seq = 1001 + i * 1448;
+      p.seq = 1001 + (swap_pairs ? i ^ 1 : i) * 1448;
       table.Process(p);
     }
     segments += 1024;
@@ -122,44 +123,11 @@ void BM_ReassembleInOrder(benchmark::State& state) {
   state.SetItemsProcessed(segments);
   state.SetBytesProcessed(segments * 1448);
 }
+
+void BM_ReassembleInOrder(benchmark::State& state) { Reassemble(state, false); }
 BENCHMARK(BM_ReassembleInOrder);
 
-// The same segments, each pair swapped: every other segment waits in the
-// out-of-order buffer.
-void BM_ReassembleSwappedPairs(benchmark::State& state) {
-  FlowTableConfig cfg;
-  cfg.payload_depth = uint64_t{1} << 40;
-  uint64_t segments = 0;
-  std::string payload(1448, 'x');
-  for (auto _ : state) {
-    state.PauseTiming();
-    FlowTable table(cfg, [](gourmet::v1::Connection&&) {});
-    DecodedPacket p{};
-    p.ip_version = 4;
-    p.ip_proto = 6;
-    p.src[0] = 10;
-    p.dst[0] = 11;
-    p.sport = 1000;
-    p.dport = 80;
-    p.tcp_flags = kSyn;
-    p.seq = 1000;
-    table.Process(p);
-    p.tcp_flags = kAck;
-    p.payload = reinterpret_cast<const uint8_t*>(payload.data());
-    p.payload_len = p.payload_wire_len = payload.size();
-    state.ResumeTiming();
-    for (int i = 0; i < 1024; ++i) {
-      p.seq = 1001 + (i ^ 1) * 1448;
-      table.Process(p);
-    }
-    segments += 1024;
-    state.PauseTiming();
-    table.FlushAll();
-    state.ResumeTiming();
-  }
-  state.SetItemsProcessed(segments);
-  state.SetBytesProcessed(segments * 1448);
-}
+void BM_ReassembleSwappedPairs(benchmark::State& state) { Reassemble(state, true); }
 BENCHMARK(BM_ReassembleSwappedPairs);
 
 size_t RssBytes() {
