@@ -9,12 +9,16 @@
 #include "capture-agent/decoder.h"
 #include "capture-agent/flow_table.h"
 #include "capture-agent/test_packets.h"
+#include "services/memory.h"
 
 namespace gourmet::capture {
 namespace {
 
 using testing::BuildFrame;
 using testing::PacketSpec;
+
+// The allocator as the capture agent tunes it (services/memory.h).
+const bool kAllocatorTuned = (TuneAllocatorForPayload(), true);
 
 RawPacket Raw(const std::vector<uint8_t>& f, int64_t ts = 1) {
   return RawPacket{ts, f.data(), static_cast<uint32_t>(f.size()), static_cast<uint32_t>(f.size())};
