@@ -3,6 +3,7 @@ fed the bundled sample pcap; the log is checked against tshark."""
 
 import os
 import shutil
+import subprocess
 import sys
 import time
 import unittest
@@ -94,6 +95,43 @@ class PipelineTest(unittest.TestCase):
             finally:
                 svc.stop()
             self.assertEqual(len(svc.records()), 14)
+
+
+class ShardedSinksTest(unittest.TestCase):
+    """An analyzer with two sinks sends each connection to the one its uid
+    hashes to: the two logs are disjoint and together hold everything."""
+
+    def test_two_sinks_split_by_uid(self):
+        with g.temp_dir() as d:
+            procs, ports, logs = [], [], []
+            try:
+                for i in range(2):
+                    log = os.path.join(d, f"sink{i}.log")
+                    port_file = os.path.join(d, f"sink{i}.port")
+                    procs.append(subprocess.Popen([os.path.join(g.BIN, "log-sink"), "--listen", "127.0.0.1:0",
+                                                   "--metrics", "", "--port-file", port_file, "-o", log],
+                                                  stderr=subprocess.DEVNULL))
+                    while not os.path.exists(port_file):
+                        time.sleep(0.05)
+                    ports.append(int(open(port_file).read()))
+                    logs.append(log)
+                an_port_file = os.path.join(d, "an.port")
+                procs.append(subprocess.Popen([os.path.join(g.BIN, "analyzer-host"), "--listen", "127.0.0.1:0",
+                                               "--metrics", "", "--port-file", an_port_file, "--sinks",
+                                               ",".join(f"127.0.0.1:{p}" for p in ports), "--plugin-dir",
+                                               g.PLUGINS, "--plugins", "bytes"], stderr=subprocess.DEVNULL))
+                while not os.path.exists(an_port_file):
+                    time.sleep(0.05)
+                r = g.agent(g.SAMPLE, int(open(an_port_file).read()))
+                self.assertEqual(r.returncode, 0, r.stderr)
+            finally:
+                for p in reversed(procs):
+                    p.terminate()
+                    p.wait()
+            parts = [{rec["uid"] for rec in g.read_log(log)} for log in logs]
+        self.assertTrue(parts[0] and parts[1], "both shards get connections")
+        self.assertEqual(parts[0] & parts[1], set())
+        self.assertEqual(len(parts[0] | parts[1]), 14)
 
 
 class BadInputTest(unittest.TestCase):
