@@ -335,6 +335,31 @@ BodyEnd ReadBody(const HalfStream& s, size_t* pos, const Framing& f, uint64_t* l
   return e;
 }
 
+// Finds the end of the header block of the message starting at `pos` in
+// one direction (`side` is "request" or "response", for anomaly names).
+// Returns false when the headers hold a gap: `*pos` then moves to it, and
+// the caller resynchronises there. `*partial` is set when the block is cut
+// by the capture or too long; `*end` then stops at the cap.
+bool LocateHead(const HalfStream& s, std::string_view d, const Limits& limits, const char* side,
+                size_t* pos, size_t* end, bool* partial, std::vector<std::string>* an) {
+  bool too_long = false;
+  *end = FindHeaderEnd(d, *pos, limits.max_header_bytes, &too_long);
+  *partial = *end == npos;
+  if (*partial) {
+    Anomaly(an, (too_long ? std::string(side) + "_header_too_long"
+                          : "truncated_" + std::string(side) + "_headers")
+                    .c_str());
+    *end = std::min(d.size(), *pos + limits.max_header_bytes);
+  }
+  const size_t gap = s.GapWithin(*pos, *end - 1);
+  if (gap != npos) {
+    Anomaly(an, ("gap_in_" + std::string(side) + "_headers").c_str());
+    *pos = gap;
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 bool LooksLikeRequest(std::string_view s) {
@@ -379,19 +404,9 @@ std::vector<Request> ParseRequests(const HalfStream& orig, const Limits& limits,
       Anomaly(an, "too_many_transactions");
       break;
     }
-    bool too_long = false;
-    size_t end = FindHeaderEnd(d, pos, limits.max_header_bytes, &too_long);
-    const bool partial = end == npos;
-    if (partial) {
-      Anomaly(an, too_long ? "request_header_too_long" : "truncated_request_headers");
-      end = std::min(d.size(), pos + limits.max_header_bytes);
-    }
-    size_t gap = orig.GapWithin(pos, end - 1);
-    if (gap != npos) {
-      Anomaly(an, "gap_in_request_headers");
-      pos = gap;
-      continue;
-    }
+    size_t end;
+    bool partial;
+    if (!LocateHead(orig, d, limits, "request", &pos, &end, &partial, an)) continue;
     Head h = ParseHead(d.substr(pos, end - pos), limits, an);
     Request r;
     r.ts_us = orig.TsAt(pos);
@@ -437,19 +452,9 @@ std::vector<Response> ParseResponses(const HalfStream& resp, const std::vector<R
       Anomaly(an, "too_many_transactions");
       break;
     }
-    bool too_long = false;
-    size_t end = FindHeaderEnd(d, pos, limits.max_header_bytes, &too_long);
-    const bool partial = end == npos;
-    if (partial) {
-      Anomaly(an, too_long ? "response_header_too_long" : "truncated_response_headers");
-      end = std::min(d.size(), pos + limits.max_header_bytes);
-    }
-    size_t gap = resp.GapWithin(pos, end - 1);
-    if (gap != npos) {
-      Anomaly(an, "gap_in_response_headers");
-      pos = gap;
-      continue;
-    }
+    size_t end;
+    bool partial;
+    if (!LocateHead(resp, d, limits, "response", &pos, &end, &partial, an)) continue;
     Head h = ParseHead(d.substr(pos, end - pos), limits, an);
     Response r;
     r.ts_us = resp.TsAt(pos);
