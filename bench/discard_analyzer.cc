@@ -13,19 +13,23 @@
 
 namespace {
 
-// Reads the varint of field 1 from the start of a serialized message.
+// Reads the varint of field 1 from the start of a serialized message. The
+// received message may be split into slices anywhere, so the first bytes
+// are gathered across them.
 uint64_t BatchId(const grpc::ByteBuffer& buf) {
   std::vector<grpc::Slice> slices;
-  if (!buf.Dump(&slices).ok() || slices.empty()) return 0;
-  const grpc::Slice& s = slices[0];
-  const uint8_t* p = s.begin();
-  const uint8_t* end = s.end();
-  if (p == end || *p != 0x08) return 0;
-  ++p;
+  if (!buf.Dump(&slices).ok()) return 0;
+  uint8_t head[11];
+  size_t n = 0;
+  for (const grpc::Slice& s : slices) {
+    for (const uint8_t* p = s.begin(); p != s.end() && n < sizeof(head); ++p) head[n++] = *p;
+    if (n == sizeof(head)) break;
+  }
+  if (n == 0 || head[0] != 0x08) return 0;
   uint64_t v = 0;
-  for (int shift = 0; p < end && shift < 64; shift += 7, ++p) {
-    v |= uint64_t{static_cast<uint8_t>(*p & 0x7f)} << shift;
-    if (!(*p & 0x80)) break;
+  for (size_t i = 1, shift = 0; i < n && shift < 64; ++i, shift += 7) {
+    v |= uint64_t{static_cast<uint8_t>(head[i] & 0x7f)} << shift;
+    if (!(head[i] & 0x80)) break;
   }
   return v;
 }
