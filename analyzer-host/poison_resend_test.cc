@@ -150,7 +150,7 @@ TEST(PoisonResendTest, OnlyThePoisonConnectionsAreSkipped) {
   config.give_up_after = absl::Seconds(20);
   {
     capture::Exporter exporter(config);
-    for (int i = 0; i < 100; ++i) ASSERT_TRUE(exporter.Add(Conn(i)).ok());
+    for (int i = 0; i < 100; ++i) ASSERT_TRUE(exporter.Add({Conn(i), {}}).ok());
     ASSERT_TRUE(exporter.Flush().ok());
     // Every connection acknowledged once from the exporter's point of view,
     // whatever splitting happened underneath.

@@ -59,7 +59,7 @@ void BM_FlowLookup(benchmark::State& state) {
   const int flows = state.range(0);
   FlowTableConfig cfg;
   cfg.max_flows = flows + 16;
-  FlowTable table(cfg, [](gourmet::v1::Connection&&) {});
+  FlowTable table(cfg, [](FinishedConnection&&) {});
   std::vector<DecodedPacket> pkts(flows);
   for (int i = 0; i < flows; ++i) {
     DecodedPacket& p = pkts[i];
@@ -100,7 +100,7 @@ void Reassemble(benchmark::State& state, bool swap_pairs) {
   std::string payload(1448, 'x');
   for (auto _ : state) {
     state.PauseTiming();
-    FlowTable table(cfg, [](gourmet::v1::Connection&&) {});
+    FlowTable table(cfg, [](FinishedConnection&&) {});
     DecodedPacket p{};
     p.ip_version = 4;
     p.ip_proto = 6;
@@ -152,7 +152,7 @@ void BM_IdleFlowMemory(benchmark::State& state) {
     const size_t before = RssBytes();
     FlowTableConfig cfg;
     cfg.max_flows = flows + 16;
-    auto table = std::make_unique<FlowTable>(cfg, [](gourmet::v1::Connection&&) {});
+    auto table = std::make_unique<FlowTable>(cfg, [](FinishedConnection&&) {});
     DecodedPacket p{};
     p.ip_version = 4;
     p.ip_proto = 6;

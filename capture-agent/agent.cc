@@ -163,6 +163,11 @@ struct Agent::Metrics {
                           .Register(r)),
         pending_batches(
             NewGauge(r, "gourmet_agent_pending_batches", "Batches not yet acknowledged")),
+        payload_bytes(
+            NewGauge(r, "gourmet_agent_payload_bytes",
+                     "Payload buffer memory held by open and unacknowledged connections")),
+        payload_free_bytes(NewGauge(r, "gourmet_agent_payload_free_bytes",
+                                    "Payload buffer memory kept warm for reuse")),
         weird_family(prometheus::BuildCounter()
                          .Name("gourmet_agent_weirds_total")
                          .Help("Anomalies seen, by name")
@@ -195,6 +200,8 @@ struct Agent::Metrics {
   prometheus::Counter& frag_dropped;
   prometheus::Family<prometheus::Gauge>& active_family;
   prometheus::Gauge& pending_batches;
+  prometheus::Gauge& payload_bytes;
+  prometheus::Gauge& payload_free_bytes;
   prometheus::Family<prometheus::Counter>& weird_family;
   absl::flat_hash_map<const char*, prometheus::Counter*> weirds;
 };
@@ -207,6 +214,9 @@ Agent::Agent(AgentConfig config, std::shared_ptr<prometheus::Registry> registry)
 Agent::~Agent() = default;
 
 namespace {
+
+constexpr uint64_t kPayloadReserveBytes = 64 << 20;
+constexpr absl::Duration kPayloadTrimInterval = absl::Seconds(10);
 
 // Symmetric hash of the outer addresses: both directions of a flow, and all
 // fragments of a datagram, go to the same worker.
@@ -292,7 +302,7 @@ struct Agent::Shared {
   std::atomic<uint64_t> bytes{0};
   absl::Status read_status;  // set by the reading thread only
 
-  void Export(gourmet::v1::Connection&& c) {
+  void Export(FinishedConnection&& c) {
     exported.fetch_add(1, std::memory_order_relaxed);
     absl::MutexLock l(&export_mu);
     if (!export_status.ok()) return;
@@ -383,8 +393,7 @@ absl::Status Agent::Run(const std::function<void(const AgentProgress&)>& progres
     FlowTableConfig fc = config_.flows;
     fc.worker = i;
     workers.push_back(std::make_unique<Worker>(
-        fc, config_.defrag,
-        [&shared](gourmet::v1::Connection&& c) { shared.Export(std::move(c)); }));
+        fc, config_.defrag, [&shared](FinishedConnection&& c) { shared.Export(std::move(c)); }));
     publishers.push_back(std::make_unique<Publisher>(*metrics_, i));
   }
 
@@ -394,6 +403,7 @@ absl::Status Agent::Run(const std::function<void(const AgentProgress&)>& progres
   uint64_t published_packets = 0, published_bytes = 0, published_blocked = 0, published_dropped = 0;
   absl::Time next_stats = start + config_.stats_interval;
   absl::Time next_partial = start + config_.exporter.max_delay;
+  absl::Time next_trim = start + kPayloadTrimInterval;
   SourceStats last_stats;
   auto report = [&](bool final_report) {
     if (own_sources) {
@@ -416,6 +426,15 @@ absl::Status Agent::Run(const std::function<void(const AgentProgress&)>& progres
     published_failed = failed;
     published_batches = shared.exporter.batches_sent();
     metrics_->pending_batches.Set(shared.exporter.pending());
+    if (absl::Now() >= next_trim) {
+      // Free payload memory beyond a reserve goes back to the kernel once
+      // it has stayed unused for a while (a burst is over).
+      PayloadPool::Global().Trim(kPayloadReserveBytes);
+      next_trim = absl::Now() + kPayloadTrimInterval;
+    }
+    const PayloadPoolStats pool = PayloadPool::Global().stats();
+    metrics_->payload_bytes.Set(pool.in_use_bytes);
+    metrics_->payload_free_bytes.Set(pool.free_bytes - pool.released_bytes);
     metrics_->blocked_sends.Increment(shared.exporter.blocked_sends() - published_blocked);
     metrics_->dropped_batches.Increment(shared.exporter.dropped_batches() - published_dropped);
     published_blocked = shared.exporter.blocked_sends();

@@ -26,7 +26,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   DefragConfig dc;
   dc.max_bytes = 1 << 20;
   uint64_t exported = 0;
-  Worker w(fc, dc, [&exported](gourmet::v1::Connection&& c) { exported += c.ByteSizeLong() > 0; });
+  Worker w(fc, dc, [&exported](FinishedConnection&& c) {
+    exported += ToProto(std::move(c)).ByteSizeLong() > 0;
+  });
   size_t pos = 1;
   int64_t ts = 1'000'000'000'000;
   while (pos + 2 <= size) {

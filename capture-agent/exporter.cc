@@ -8,7 +8,7 @@
 namespace gourmet::capture {
 namespace {
 
-using Batch = gourmet::v1::ConnectionBatch;
+using Batch = EncodedBatch;
 
 ReliableSenderOptions SenderOptions(const ExporterConfig& c) {
   ReliableSenderOptions o;
@@ -39,32 +39,26 @@ void OnResend(Batch* batch, std::vector<Batch>* more) {
       "a batch of %d connections was not acknowledged in %d attempts; resending its "
       "connections one per batch",
       n, batch->attempt() - 1);
-  for (int i = 1; i < n; ++i) {
+  for (EncodedConnection& c : batch->SplitOff(1)) {
     Batch one;
     one.set_attempt(batch->attempt());
-    *one.add_connections() = std::move(*batch->mutable_connections(i));
+    one.Add(std::move(c));
     more->push_back(std::move(one));
   }
-  batch->mutable_connections()->DeleteSubrange(1, n - 1);
 }
 
 }  // namespace
 
 Exporter::Exporter(ExporterConfig config)
     : config_(std::move(config)),
-      sender_(
-          config_.streams, SenderOptions(config_),
-          [](gourmet::v1::Analyzer::Stub* stub, grpc::ClientContext* ctx,
-             Sender::Sender::Reactor* r) { stub->async()->Analyze(ctx, r); },
-          &OnResend) {}
+      sender_(config_.streams, SenderOptions(config_), &EncodedAnalyzer::StartAnalyze, &OnResend) {}
 
 Exporter::~Exporter() { sender_.Shutdown(); }
 
-absl::Status Exporter::Add(gourmet::v1::Connection&& conn) {
-  batch_bytes_ += conn.ByteSizeLong();
-  *batch_.add_connections() = std::move(conn);
+absl::Status Exporter::Add(FinishedConnection&& conn) {
+  batch_.Add(EncodedConnection::Encode(std::move(conn)));
   if (static_cast<size_t>(batch_.connections_size()) >= config_.batch_connections ||
-      batch_bytes_ >= config_.batch_bytes) {
+      batch_.bytes() >= config_.batch_bytes) {
     return SendPartial();
   }
   return absl::OkStatus();
@@ -73,10 +67,9 @@ absl::Status Exporter::Add(gourmet::v1::Connection&& conn) {
 absl::Status Exporter::SendPartial() {
   if (batch_.connections_size() == 0) return sender_.status();
   const uint64_t n = batch_.connections_size();
-  gourmet::v1::ConnectionBatch out;
-  out.Swap(&batch_);
+  EncodedBatch out = std::move(batch_);
+  batch_ = EncodedBatch();
   out.set_attempt(1);
-  batch_bytes_ = 0;
   ++batches_sent_;
   return sender_.Send(std::move(out), [this, n](const absl::Status& st) {
     if (st.ok()) {

@@ -12,7 +12,8 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "gourmet/v1/analyzer.grpc.pb.h"
+#include "capture-agent/encoded_batch.h"
+#include "capture-agent/flow_table.h"
 #include "services/sender_pool.h"
 
 namespace gourmet::capture {
@@ -41,9 +42,10 @@ class Exporter {
   explicit Exporter(ExporterConfig config);
   ~Exporter();
 
-  // Adds one connection; sends a batch when it is full. Blocks while the
-  // send queue is full. Fails once the analyzer pool is unreachable.
-  absl::Status Add(gourmet::v1::Connection&& conn);
+  // Adds one connection (encoded here, its payload referenced); sends a
+  // batch when it is full. Blocks while the send queue is full. Fails once
+  // the analyzer pool is unreachable.
+  absl::Status Add(FinishedConnection&& conn);
   // Sends the open batch, if any, without waiting.
   absl::Status SendPartial();
   // Sends the open batch and waits until every batch is acknowledged.
@@ -60,13 +62,11 @@ class Exporter {
   uint64_t blocked_sends() { return sender_.blocked_sends(); }
 
  private:
-  using Sender =
-      SenderPool<gourmet::v1::Analyzer, gourmet::v1::ConnectionBatch, gourmet::v1::BatchAck>;
+  using Sender = SenderPool<EncodedAnalyzer, EncodedBatch, gourmet::v1::BatchAck>;
 
   ExporterConfig config_;
   Sender sender_;
-  gourmet::v1::ConnectionBatch batch_;
-  size_t batch_bytes_ = 0;
+  EncodedBatch batch_;
   uint64_t batches_sent_ = 0;
   std::atomic<uint64_t> connections_acked_{0};
   std::atomic<uint64_t> connections_failed_{0};

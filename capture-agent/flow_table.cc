@@ -43,6 +43,19 @@ FlowKey MakeFlowKey(const DecodedPacket& p, bool* from_a) {
   return k;
 }
 
+gourmet::v1::Connection ToProto(FinishedConnection&& c) {
+  gourmet::v1::Connection out = std::move(c.record);
+  for (size_t i = 0; i < c.payload.chunk_count(); ++i) {
+    const Payload::Chunk ch = c.payload.chunk(i);
+    gourmet::v1::Chunk* o = out.add_chunks();
+    o->set_dir(ch.dir == 0 ? gourmet::v1::Chunk::ORIG : gourmet::v1::Chunk::RESP);
+    o->set_ts_us(ch.ts_us);
+    o->set_gap_before(ch.gap_before);
+    o->set_data(c.payload.ChunkBytes(i));
+  }
+  return out;
+}
+
 FlowTable::FlowTable(FlowTableConfig config, ExportFn on_export)
     : config_(std::move(config)), on_export_(std::move(on_export)) {}
 
@@ -354,14 +367,21 @@ void FlowTable::FlowWeird(Flow* f, const char* name) {
 bool FlowTable::SameAsDelivered(const Flow* f, int dir, uint64_t rel, const uint8_t* data,
                                 uint64_t len) const {
   if (!f->extra || f->extra->missed[dir] > 0) return true;
-  uint64_t pos = 0;
-  for (const auto& ch : f->extra->chunks) {
+  const Payload& payload = f->extra->payload;
+  uint64_t pos = 0;  // offset of the chunk in this direction's stream
+  for (size_t i = 0; i < payload.chunk_count(); ++i) {
+    const Payload::Chunk ch = payload.chunk(i);
     if (ch.dir != dir) continue;
-    const uint64_t chunk_end = pos + ch.data.size();
+    const uint64_t chunk_end = pos + ch.len;
     if (rel < chunk_end && rel + len > pos) {
       const uint64_t from = std::max(rel, pos), to = std::min(rel + len, chunk_end);
-      if (std::memcmp(ch.data.data() + (from - pos), data + (from - rel), to - from) != 0)
-        return false;
+      const uint8_t* expected = data + (from - rel);
+      bool same = true;
+      payload.ForEachPiece(ch.offset + (from - pos), to - from, [&](const uint8_t* p, size_t n) {
+        same = same && std::memcmp(p, expected, n) == 0;
+        expected += n;
+      });
+      if (!same) return false;
     }
     pos = chunk_end;
     if (pos >= rel + len) break;
@@ -397,16 +417,7 @@ void FlowTable::Deliver(Flow* f, int dir, int64_t ts_us, const uint8_t* data, ui
   }
   if (keep == 0) return;
   x.kept[dir] += keep;
-  if (merge && gap == 0 && !x.chunks.empty() && x.chunks.back().dir == dir) {
-    x.chunks.back().data.append(reinterpret_cast<const char*>(data), keep);
-    x.chunks.back().ts_us = ts_us;
-    return;
-  }
-  x.chunks.push_back({static_cast<uint8_t>(dir), ts_us, gap, std::string()});
-  std::string& buf = x.chunks.back().data;
-  // A TCP chunk usually grows: start with room for a few segments.
-  if (merge) buf.reserve(std::min<uint64_t>(room, std::max<uint64_t>(keep, 8192)));
-  buf.assign(reinterpret_cast<const char*>(data), keep);
+  x.payload.Append(dir, ts_us, data, keep, gap, merge);
 }
 
 void FlowTable::FlushReassembly(Flow* f, int dir) {
@@ -490,7 +501,8 @@ void FlowTable::Export(Flow* f, gourmet::v1::EndReason reason) {
   const uint16_t orig_port = f->orig_is_a ? key.port_a : key.port_b;
   const uint16_t resp_port = f->orig_is_a ? key.port_b : key.port_a;
 
-  gourmet::v1::Connection c;
+  FinishedConnection out;
+  gourmet::v1::Connection& c = out.record;
   c.set_uid(MakeUid(config_.uid_seed, config_.worker, f->serial));
   c.set_community_id(CommunityId(config_.community_id_seed, proto, orig_addr, resp_addr, alen,
                                  orig_port, resp_port));
@@ -518,13 +530,7 @@ void FlowTable::Export(Flow* f, gourmet::v1::EndReason reason) {
   c.set_sensor(config_.sensor);
   c.set_end_reason(reason);
   if (f->extra) {
-    for (auto& ch : f->extra->chunks) {
-      gourmet::v1::Chunk* out = c.add_chunks();
-      out->set_dir(ch.dir == 0 ? gourmet::v1::Chunk::ORIG : gourmet::v1::Chunk::RESP);
-      out->set_ts_us(ch.ts_us);
-      out->set_gap_before(ch.gap_before);
-      out->set_data(std::move(ch.data));
-    }
+    out.payload = std::move(f->extra->payload);
     for (const char* w : f->extra->weirds) c.add_weirds(w);
     if (!f->extra->tunnel_parent.empty()) c.add_tunnel_parents(f->extra->tunnel_parent);
   }
@@ -532,7 +538,7 @@ void FlowTable::Export(Flow* f, gourmet::v1::EndReason reason) {
   flows_.erase(f);
   pool_.Delete(f);
   ++stats_.flows_exported;
-  on_export_(std::move(c));
+  on_export_(std::move(out));
 }
 
 void FlowTable::Expire(int64_t now_us) {

@@ -20,6 +20,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "capture-agent/packet.h"
+#include "capture-agent/payload.h"
 #include "gourmet/v1/connection.pb.h"
 
 namespace gourmet::capture {
@@ -78,9 +79,18 @@ struct FlowKey {
 // Builds the canonical key of `p`; `*from_a` says whether p was sent by side A.
 FlowKey MakeFlowKey(const DecodedPacket& p, bool* from_a);
 
+// A connection as the flow table hands it on: its record without chunks,
+// and the payload, still in its blocks.
+struct FinishedConnection {
+  gourmet::v1::Connection record;
+  Payload payload;
+};
+// The whole record with the payload copied into its chunks (tests, tools).
+gourmet::v1::Connection ToProto(FinishedConnection&& c);
+
 class FlowTable {
  public:
-  using ExportFn = std::function<void(gourmet::v1::Connection&&)>;
+  using ExportFn = std::function<void(FinishedConnection&&)>;
 
   FlowTable(FlowTableConfig config, ExportFn on_export);
   ~FlowTable();
@@ -148,13 +158,7 @@ class FlowTable {
 
   // Rarely needed, so allocated on the first payload byte or anomaly.
   struct FlowExtra {
-    struct Chunk {
-      uint8_t dir;
-      int64_t ts_us;
-      uint64_t gap_before;
-      std::string data;
-    };
-    std::vector<Chunk> chunks;
+    Payload payload;
     uint64_t kept[2] = {0, 0};
     std::map<uint64_t, std::string> ooo[2];  // relative offset -> bytes
     uint64_t ooo_bytes[2] = {0, 0};

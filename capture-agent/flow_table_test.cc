@@ -23,7 +23,7 @@ class FlowTableTest : public ::testing::Test {
   void Reset(FlowTableConfig cfg) {
     out_.clear();
     table_ = std::make_unique<FlowTable>(
-        cfg, [this](gourmet::v1::Connection&& c) { out_.push_back(std::move(c)); });
+        cfg, [this](FinishedConnection&& c) { out_.push_back(ToProto(std::move(c))); });
   }
 
   // Client 10.0.0.1:40000 -> server 10.0.0.2:80 (or back when from_server).

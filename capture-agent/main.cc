@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "capture-agent/agent.h"
+#include "capture-agent/payload.h"
 #include "services/log.h"
 #include "services/memory.h"
 #include "services/metrics.h"
@@ -67,8 +68,9 @@ int main(int argc, char** argv) {
   signals.detach();
   st = agent.Run(nullptr);
   const capture::AgentProgress s = agent.Summary();
-  LogInfo("%d packets, %d bytes, %d connections in %.2fs", s.packets, s.bytes, s.connections,
-          s.seconds);
+  const capture::PayloadPoolStats pool = capture::PayloadPool::Global().stats();
+  LogInfo("%d packets, %d bytes, %d connections in %.2fs; payload buffers peaked at %d MiB",
+          s.packets, s.bytes, s.connections, s.seconds, pool.peak_in_use_bytes >> 20);
   if (!st.ok()) {
     LogError("%s", st.message());
     return 1;

@@ -33,7 +33,7 @@ std::string InnerIp() {
 std::vector<gourmet::v1::Connection> RunOuter(const PacketSpec& outer) {
   std::vector<gourmet::v1::Connection> out;
   Worker w(FlowTableConfig(), DefragConfig(),
-           [&](gourmet::v1::Connection&& c) { out.push_back(std::move(c)); });
+           [&](FinishedConnection&& c) { out.push_back(ToProto(std::move(c))); });
   const auto f = BuildFrame(outer);
   w.Handle(
       1, RawPacket{1, f.data(), static_cast<uint32_t>(f.size()), static_cast<uint32_t>(f.size())});
@@ -114,7 +114,7 @@ TEST(TunnelTest, MplsStack) {
   m.insert(m.end(), f.begin() + 14, f.end());
   std::vector<gourmet::v1::Connection> out;
   Worker w(FlowTableConfig(), DefragConfig(),
-           [&](gourmet::v1::Connection&& c) { out.push_back(std::move(c)); });
+           [&](FinishedConnection&& c) { out.push_back(ToProto(std::move(c))); });
   w.Handle(
       1, RawPacket{1, m.data(), static_cast<uint32_t>(m.size()), static_cast<uint32_t>(m.size())});
   w.FlushAll();

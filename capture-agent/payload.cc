@@ -1,0 +1,198 @@
+#include "capture-agent/payload.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace gourmet::capture {
+namespace {
+
+constexpr size_t kSlab = PayloadPool::kClassSizes[PayloadPool::kNumClasses - 1];
+constexpr size_t kArenaBytes = 64ull << 20;
+
+}  // namespace
+
+uint32_t PayloadBlock::capacity() const {
+  return PayloadPool::kClassSizes[size_class] - sizeof(PayloadBlock);
+}
+
+PayloadPool& PayloadPool::Global() {
+  static PayloadPool* pool = new PayloadPool();  // never destroyed: see header
+  return *pool;
+}
+
+// Memory comes in 64 KiB slabs; a slab of a smaller class is split at once.
+void* PayloadPool::Carve(size_t size) {
+  if (arena_ == arena_end_) {
+    void* p = mmap(nullptr, kArenaBytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+      std::fprintf(stderr, "capture-agent: out of memory for payload blocks (%s)\n",
+                   std::strerror(errno));
+      std::abort();
+    }
+    // Fewer page faults and TLB misses for payload that streams through.
+    madvise(p, kArenaBytes, MADV_HUGEPAGE);
+    arena_ = static_cast<uint8_t*>(p);
+    arena_end_ = arena_ + kArenaBytes;
+    stats_.reserved_bytes += kArenaBytes;
+  }
+  void* out = arena_;
+  arena_ += size;
+  return out;
+}
+
+PayloadBlock* PayloadPool::Take(int size_class) {
+  absl::MutexLock l(&mu_);
+  PayloadBlock* b = free_[size_class];
+  if (b) {
+    free_[size_class] = b->next;
+    stats_.free_bytes -= kClassSizes[size_class];
+    if (size_class == kNumClasses - 1) warm_free_bytes_ -= kSlab;
+  } else if (size_class == kNumClasses - 1 && cold_) {
+    b = cold_;
+    cold_ = b->next;
+    stats_.free_bytes -= kSlab;
+    stats_.released_bytes -= kSlab;
+  } else {
+    uint8_t* slab = static_cast<uint8_t*>(Carve(kSlab));
+    const uint32_t size = kClassSizes[size_class];
+    for (size_t off = size; off < kSlab; off += size) {
+      auto* extra = new (slab + off) PayloadBlock();
+      extra->size_class = size_class;
+      extra->next = free_[size_class];
+      free_[size_class] = extra;
+      stats_.free_bytes += size;
+    }
+    b = new (slab) PayloadBlock();
+  }
+  b->next = nullptr;
+  b->size_class = size_class;
+  b->used = 0;
+  stats_.in_use_bytes += kClassSizes[size_class];
+  stats_.peak_in_use_bytes = std::max(stats_.peak_in_use_bytes, stats_.in_use_bytes);
+  return b;
+}
+
+void PayloadPool::Give(PayloadBlock* b) {
+  const int c = static_cast<int>(b->size_class);
+  absl::MutexLock l(&mu_);
+  stats_.in_use_bytes -= kClassSizes[c];
+  stats_.free_bytes += kClassSizes[c];
+  if (c == kNumClasses - 1) warm_free_bytes_ += kSlab;
+  b->next = free_[c];
+  free_[c] = b;
+}
+
+void PayloadPool::Trim(uint64_t keep_bytes) {
+  absl::MutexLock l(&mu_);
+  constexpr int c = kNumClasses - 1;
+  while (warm_free_bytes_ > keep_bytes && free_[c]) {
+    PayloadBlock* b = free_[c];
+    free_[c] = b->next;
+    warm_free_bytes_ -= kSlab;
+    // Only the header's page comes back, when the link is written.
+    madvise(b, kSlab, MADV_DONTNEED);
+    b = new (b) PayloadBlock();
+    b->size_class = c;
+    b->next = cold_;
+    cold_ = b;
+    stats_.released_bytes += kSlab;
+  }
+}
+
+PayloadPoolStats PayloadPool::stats() {
+  absl::MutexLock l(&mu_);
+  return stats_;
+}
+
+Payload::Payload(Payload&& o) noexcept
+    : chunks_(std::move(o.chunks_)),
+      open_(o.open_),
+      has_open_(o.has_open_),
+      size_(o.size_),
+      blocks_(std::move(o.blocks_)),
+      tail_(o.tail_) {
+  o.has_open_ = false;
+  o.size_ = 0;
+  o.blocks_.clear();
+  o.tail_ = nullptr;
+}
+
+Payload& Payload::operator=(Payload&& o) noexcept {
+  if (this != &o) {
+    Release();
+    chunks_ = std::move(o.chunks_);
+    open_ = o.open_;
+    has_open_ = o.has_open_;
+    size_ = o.size_;
+    blocks_ = std::move(o.blocks_);
+    tail_ = o.tail_;
+    o.has_open_ = false;
+    o.size_ = 0;
+    o.blocks_.clear();
+    o.tail_ = nullptr;
+  }
+  return *this;
+}
+
+void Payload::Append(int dir, int64_t ts_us, const uint8_t* data, uint64_t len, uint64_t gap_before,
+                     bool merge) {
+  if (len == 0) return;
+  if (has_open_ && merge && gap_before == 0 && open_.dir == dir) {
+    open_.len += len;
+    open_.ts_us = ts_us;
+  } else {
+    if (has_open_) chunks_.push_back(open_);
+    open_ = Chunk{size_, len, ts_us, gap_before, static_cast<uint8_t>(dir)};
+    has_open_ = true;
+  }
+  size_ += len;
+  while (len > 0) {
+    if (!tail_ || tail_->used == tail_->capacity()) Grow(len);
+    const uint64_t n = std::min<uint64_t>(len, tail_->capacity() - tail_->used);
+    std::memcpy(tail_->bytes() + tail_->used, data, n);
+    tail_->used += static_cast<uint32_t>(n);
+    data += n;
+    len -= n;
+  }
+}
+
+// Blocks grow one class at a time (a one-packet DNS exchange stays in 1 KiB,
+// a download soon fills 64 KiB blocks), or straight to a class that fits.
+void Payload::Grow(uint64_t need) {
+  int c = tail_ ? std::min<int>(tail_->size_class + 1, PayloadPool::kNumClasses - 1) : 0;
+  while (c < PayloadPool::kNumClasses - 1 &&
+         PayloadPool::kClassSizes[c] - sizeof(PayloadBlock) < need)
+    ++c;
+  tail_ = PayloadPool::Global().Take(c);
+  blocks_.push_back(tail_);
+}
+
+std::string Payload::ChunkBytes(size_t i) const {
+  const Chunk c = chunk(i);
+  std::string out;
+  out.reserve(c.len);
+  ForEachPiece(c.offset, c.len, [&out](const uint8_t* p, size_t n) {
+    out.append(reinterpret_cast<const char*>(p), n);
+  });
+  return out;
+}
+
+std::vector<PayloadBlock*> Payload::TakeBlocks() {
+  std::vector<PayloadBlock*> out = std::move(blocks_);
+  blocks_.clear();
+  tail_ = nullptr;
+  return out;
+}
+
+void Payload::Release() {
+  for (PayloadBlock* b : blocks_) PayloadPool::Global().Give(b);
+  blocks_.clear();
+  tail_ = nullptr;
+}
+
+}  // namespace gourmet::capture

@@ -1,0 +1,132 @@
+#include "capture-agent/payload.h"
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace gourmet::capture {
+namespace {
+
+std::string Bytes(size_t n, char seed) {
+  std::string s(n, 0);
+  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>(seed + i * 7);
+  return s;
+}
+
+void Append(Payload& p, int dir, const std::string& s, uint64_t gap = 0, bool merge = true,
+            int64_t ts = 1) {
+  p.Append(dir, ts, reinterpret_cast<const uint8_t*>(s.data()), s.size(), gap, merge);
+}
+
+TEST(PayloadTest, MergesInOrderBytesOfOneDirection) {
+  Payload p;
+  Append(p, 0, "GET / ", 0, true, 1);
+  Append(p, 0, "HTTP/1.1", 0, true, 2);
+  Append(p, 1, "200", 0, true, 3);
+  Append(p, 1, "OK", /*gap=*/5, true, 4);  // a gap starts a new chunk
+  Append(p, 0, "x", 0, /*merge=*/false, 5);
+  ASSERT_EQ(p.chunk_count(), 4u);
+  EXPECT_EQ(p.ChunkBytes(0), "GET / HTTP/1.1");
+  EXPECT_EQ(p.chunk(0).ts_us, 2);  // the packet that completed it
+  EXPECT_EQ(p.chunk(1).dir, 1);
+  EXPECT_EQ(p.ChunkBytes(1), "200");
+  EXPECT_EQ(p.chunk(2).gap_before, 5u);
+  EXPECT_EQ(p.ChunkBytes(2), "OK");
+  EXPECT_EQ(p.ChunkBytes(3), "x");
+  EXPECT_EQ(p.size(), 14u + 3 + 2 + 1);
+}
+
+TEST(PayloadTest, ChunksSpanBlocksAndBlocksGrow) {
+  Payload p;
+  const std::string big = Bytes(300000, 'a');
+  // In segment-sized appends, as TCP delivers them.
+  for (size_t off = 0; off < big.size(); off += 1448) Append(p, 1, big.substr(off, 1448));
+  ASSERT_EQ(p.chunk_count(), 1u);
+  EXPECT_EQ(p.ChunkBytes(0), big);
+  // One large append, after the first.
+  const std::string more = Bytes(200000, 'q');
+  Append(p, 0, more);
+  EXPECT_EQ(p.ChunkBytes(1), more);
+  // Only the first blocks are small: 300 KB + 200 KB fit in few blocks.
+  const std::vector<PayloadBlock*> blocks = p.TakeBlocks();
+  EXPECT_LE(blocks.size(), 11u);
+  EXPECT_EQ(blocks.front()->size_class, 1);  // 1448 bytes do not fit 1 KiB
+  EXPECT_EQ(blocks.back()->size_class, PayloadPool::kNumClasses - 1);
+  for (PayloadBlock* b : blocks) PayloadPool::Global().Give(b);
+}
+
+TEST(PayloadTest, BlocksReturnToThePoolAndAreReused) {
+  const uint64_t before = PayloadPool::Global().stats().in_use_bytes;
+  {
+    Payload p;
+    Append(p, 0, Bytes(100, 'z'));
+    EXPECT_EQ(PayloadPool::Global().stats().in_use_bytes, before + 1024);
+    Payload moved = std::move(p);
+    EXPECT_EQ(moved.ChunkBytes(0), Bytes(100, 'z'));
+    EXPECT_EQ(p.chunk_count(), 0u);
+  }
+  EXPECT_EQ(PayloadPool::Global().stats().in_use_bytes, before);
+  // A warm pool serves from its free list: no new address space.
+  const uint64_t reserved = PayloadPool::Global().stats().reserved_bytes;
+  for (int i = 0; i < 100; ++i) {
+    Payload p;
+    Append(p, 0, Bytes(200000, 'w'));
+  }
+  const uint64_t after_first = PayloadPool::Global().stats().reserved_bytes;
+  for (int i = 0; i < 100; ++i) {
+    Payload p;
+    Append(p, 0, Bytes(200000, 'w'));
+  }
+  EXPECT_EQ(PayloadPool::Global().stats().reserved_bytes, after_first);
+  EXPECT_LE(after_first - reserved, 64u << 20);
+}
+
+uint64_t RssBytes() {
+  long pages = 0, resident = 0;
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f) {
+    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  return static_cast<uint64_t>(resident) * 4096;
+}
+
+TEST(PayloadTest, TrimGivesFreePagesBackAndBlocksStayUsable) {
+  PayloadPool& pool = PayloadPool::Global();
+  {
+    std::vector<Payload> many(64);
+    for (auto& p : many) Append(p, 0, Bytes(1 << 20, 'm'));  // 64 MiB in use
+  }
+  const uint64_t rss_before = RssBytes();
+  const uint64_t free_before = pool.stats().free_bytes;
+  ASSERT_GE(free_before, 64u << 20);
+  pool.Trim(0);
+  const PayloadPoolStats after = pool.stats();
+  EXPECT_GE(after.released_bytes, 60u << 20);
+  EXPECT_EQ(after.free_bytes, free_before);  // still there to be reused
+  EXPECT_LT(RssBytes() + (48u << 20), rss_before);
+  // Released blocks come back zeroed by the kernel and fully writable.
+  Payload p;
+  Append(p, 1, Bytes(1 << 20, 'r'));
+  EXPECT_EQ(p.ChunkBytes(0), Bytes(1 << 20, 'r'));
+  EXPECT_LT(pool.stats().released_bytes, after.released_bytes);
+}
+
+TEST(PayloadTest, ForEachPieceCoversARangeAcrossBlocks) {
+  Payload p;
+  const std::string s = Bytes(70000, 'k');
+  Append(p, 0, s);
+  std::string got;
+  int pieces = 0;
+  p.ForEachPiece(1000, 68000, [&](const uint8_t* b, size_t n) {
+    got.append(reinterpret_cast<const char*>(b), n);
+    ++pieces;
+  });
+  EXPECT_EQ(got, s.substr(1000, 68000));
+  EXPECT_GE(pieces, 2);
+}
+
+}  // namespace
+}  // namespace gourmet::capture
