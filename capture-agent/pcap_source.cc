@@ -26,6 +26,8 @@ constexpr uint32_t kMaxCaplen = 262144;
 // cache in 4 KiB pages) to 4x (in large folios) faster than no prefetch; much
 // farther ahead, prefetches land on pages not mapped in yet and are dropped.
 constexpr size_t kPrefetchDistance = 2048;
+// How much of the file stays mapped behind the reader (see ReleaseBehind).
+constexpr size_t kKeepMappedBehind = 32 << 20;
 
 uint32_t Load32(const uint8_t* p, bool swapped) {
   uint32_t v;
@@ -153,6 +155,7 @@ PacketSource::Next PcapFileSource::ReadMapped(RawPacket* out) {
                                " captured bytes, only got ", left - kRecordHeaderSize));
     }
     pos_ += kRecordHeaderSize + caplen;
+    if (pos_ - unmapped_ >= 2 * kKeepMappedBehind) ReleaseBehind();
     // Each record header says where the next one is, so a plain walk waits
     // on memory at every record; prefetching a fixed distance ahead makes it
     // a stream.
@@ -175,6 +178,17 @@ PacketSource::Next PcapFileSource::ReadMapped(RawPacket* out) {
     hdr.len = out->wirelen;
     if (pcap_offline_filter(&filter_, &hdr, out->data)) return Next::kPacket;
   }
+}
+
+// The pages read long ago leave our page tables (they stay in the page
+// cache), so the agent's resident set does not grow by the size of the file.
+// A pointer into them stays valid: touching it again maps the page back.
+void PcapFileSource::ReleaseBehind() {
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  const size_t upto = (pos_ - kKeepMappedBehind) / page * page;
+  if (upto <= unmapped_) return;
+  madvise(const_cast<uint8_t*>(map_) + unmapped_, upto - unmapped_, MADV_DONTNEED);
+  unmapped_ = upto;
 }
 
 PacketSource::Next PcapFileSource::ReadLibpcap(RawPacket* out) {

@@ -47,6 +47,7 @@ class PcapFileSource : public PacketSource {
   // out unchanged; otherwise leaves it to libpcap.
   void MapIfClassic();
   Next ReadMapped(RawPacket* out);
+  void ReleaseBehind();
   Next ReadLibpcap(RawPacket* out);
   Next Fail(const std::string& what);
 
@@ -60,6 +61,7 @@ class PcapFileSource : public PacketSource {
   const uint8_t* map_ = nullptr;  // file_size_ bytes
   size_t pos_ = 0;                // the next record header
   size_t prefetched_ = 0;         // prefetched up to here
+  size_t unmapped_ = 0;           // pages before this are released (ReleaseBehind)
   bool swapped_ = false;          // written in the other byte order
   bool nanos_ = false;            // nanosecond timestamps
   uint32_t snaplen_ = 0;          // libpcap's, after its adjustments
