@@ -121,14 +121,16 @@ class ReliableSender {
         queue_.pop_front();
       } else {
         ++blocked_sends_;
+        const absl::Time since = absl::Now();
         mu_.Await(absl::Condition(&has_room));
+        blocked_time_ += absl::Now() - since;
       }
     }
     if (!failed_.ok()) return failed_;
     if (shutdown_) return absl::CancelledError("sender is shutting down");
     req.set_batch_id(next_id_++);
+    // The sender's thread writes it (see Run): never the caller's thread.
     queue_.push_back(Item{std::move(req), std::move(done), absl::InfinitePast(), false});
-    if (stream_ != nullptr) stream_->PumpLocked();
     return absl::OkStatus();
   }
 
@@ -150,11 +152,8 @@ class ReliableSender {
     {
       absl::MutexLock l(&mu_);
       if (shutdown_) return;
-      shutdown_ = true;
-      if (stream_ != nullptr) {
-        stream_->PumpLocked();  // half-closes an idle stream
-        if (!queue_.empty() || !in_flight_.empty()) stream_->Cancel();
-      }
+      shutdown_ = true;  // an idle stream is half-closed by Run()
+      if (stream_ != nullptr && (!queue_.empty() || !in_flight_.empty())) stream_->Cancel();
     }
     if (thread_.joinable()) thread_.join();
   }
@@ -174,6 +173,11 @@ class ReliableSender {
   uint64_t reconnects() {
     absl::MutexLock l(&mu_);
     return reconnects_;
+  }
+  // Time callers of Send() spent waiting for room, in total.
+  absl::Duration blocked_time() {
+    absl::MutexLock l(&mu_);
+    return blocked_time_;
   }
   uint64_t blocked_sends() {
     absl::MutexLock l(&mu_);
@@ -215,15 +219,25 @@ class ReliableSender {
 
     void Start() {
       s_->start_call_(s_->stub_.get(), &ctx_, this);
+      // Run() holds the call open (no OnDone) while it may still start a
+      // write outside the lock; it lets go once the stream has ended.
+      this->AddHold();
       this->StartRead(&ack_);
       this->StartCall();
-      absl::MutexLock l(&s_->mu_);
-      PumpLocked();
     }
 
-    // Starts the next write if none is in flight.
-    void PumpLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(s_->mu_) {
-      if (write_in_flight_ || writes_done_ || done_) return;
+    // Whether Run() has something to do on this stream: write the next
+    // request, half-close it, let go of an ended stream, or clean up.
+    bool NeedsAttentionLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(s_->mu_) {
+      if (done_ || (reads_done_ && !hold_released_)) return true;
+      if (reads_done_ || write_in_flight_ || writes_done_) return false;
+      return s_->CanSendLocked() || (s_->shutdown_ && s_->queue_.empty() && s_->in_flight_.empty());
+    }
+
+    // Moves the next request to in_flight_ and returns it for writing, or
+    // half-closes an idle stream at shutdown. Only Run() calls it.
+    const Req* NextWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(s_->mu_) {
+      if (write_in_flight_ || writes_done_ || reads_done_ || done_) return nullptr;
       if (s_->CanSendLocked()) {
         Item item = std::move(s_->queue_.front());
         s_->queue_.pop_front();
@@ -232,11 +246,21 @@ class ReliableSender {
         auto it = s_->in_flight_.emplace(id, std::move(item)).first;
         write_in_flight_ = true;
         writing_id_ = id;
-        this->StartWrite(&it->second.req);
-      } else if (s_->shutdown_ && s_->queue_.empty() && s_->in_flight_.empty()) {
+        return &it->second.req;
+      }
+      if (s_->shutdown_ && s_->queue_.empty() && s_->in_flight_.empty()) {
         writes_done_ = true;
         this->StartWritesDone();
       }
+      return nullptr;
+    }
+
+    // Once no ack can come any more (the peer finished, or the call failed
+    // or was cancelled), Run() drops its hold so that OnDone follows.
+    bool ShouldReleaseHoldLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(s_->mu_) {
+      if (!reads_done_ || hold_released_) return false;
+      hold_released_ = true;
+      return true;
     }
 
     void Cancel() { ctx_.TryCancel(); }
@@ -252,13 +276,16 @@ class ReliableSender {
           deferred_ack_ = false;
           FinishLocked(writing_id_, deferred_error_, &done);
         }
-        if (ok) PumpLocked();
       }
       s_->RunCallbacks(&done);
     }
 
     void OnReadDone(bool ok) override {
-      if (!ok) return;  // the server closed the stream; OnDone follows
+      if (!ok) {  // the stream has ended; OnDone follows once Run() lets go
+        absl::MutexLock l(&s_->mu_);
+        reads_done_ = true;
+        return;
+      }
       std::vector<std::pair<DoneFn, absl::Status>> done;
       {
         absl::MutexLock l(&s_->mu_);
@@ -274,7 +301,6 @@ class ReliableSender {
           FinishLocked(id, st, &done);
         }
         progress_ = true;
-        PumpLocked();
       }
       s_->RunCallbacks(&done);
       this->StartRead(&ack_);
@@ -308,6 +334,8 @@ class ReliableSender {
     Ack ack_;
     bool write_in_flight_ = false;
     bool writes_done_ = false;
+    bool reads_done_ = false;
+    bool hold_released_ = false;
     bool done_ = false;
     bool progress_ = false;
     bool deferred_ack_ = false;
@@ -413,25 +441,44 @@ class ReliableSender {
         continue;
       }
       auto stream = std::make_unique<Stream>(this);
-      // Send() may pump the current stream at any time, so it becomes current
-      // only once Start() has bound it to a call.
+      // Shutdown() may cancel the current stream at any time, so it becomes
+      // current only once Start() has bound it to a call.
       stream->Start();
       {
         absl::MutexLock l(&mu_);
         stream_ = stream.get();
-        stream_->PumpLocked();
       }
       bool made_progress = false;
       grpc::Status status;
       {
         absl::MutexLock l(&mu_);
+        absl::Time next_check = absl::Now() + absl::Seconds(1);
         for (;;) {
-          mu_.AwaitWithTimeout(
-              absl::Condition(
-                  +[](Stream* s) ABSL_NO_THREAD_SAFETY_ANALYSIS { return s->done(); },
-                  stream.get()),
-              absl::Seconds(1));
+          mu_.AwaitWithDeadline(absl::Condition(
+                                    +[](Stream* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                                      return s->NeedsAttentionLocked();
+                                    },
+                                    stream.get()),
+                                next_check);
           if (stream->done()) break;
+          if (stream->ShouldReleaseHoldLocked()) {
+            mu_.Unlock();
+            stream->RemoveHold();
+            mu_.Lock();
+            continue;
+          }
+          // Writes start here, outside the lock: gRPC may run the write
+          // (framing, sendmsg) on the thread that starts it, and that must
+          // be neither the producer's thread (capture) nor one holding mu_.
+          // The request stays put in in_flight_ meanwhile: only this thread
+          // moves requests, and an ack can only erase one already written.
+          if (const Req* req = stream->NextWriteLocked()) {
+            mu_.Unlock();
+            stream->StartWrite(req);
+            mu_.Lock();
+          }
+          if (absl::Now() < next_check) continue;
+          next_check = absl::Now() + absl::Seconds(1);
           // An ack that never comes means a stuck peer: start over elsewhere.
           for (const auto& [id, item] : in_flight_) {
             if (absl::Now() - item.sent_at > options_.ack_timeout) {
@@ -491,6 +538,7 @@ class ReliableSender {
   uint64_t resent_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t reconnects_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t blocked_sends_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Duration blocked_time_ ABSL_GUARDED_BY(mu_);
   uint64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;
   int callbacks_running_ ABSL_GUARDED_BY(mu_) = 0;  // acknowledged, DoneFn not yet returned
 

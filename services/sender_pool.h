@@ -79,6 +79,11 @@ class SenderPool {
     for (auto& s : senders_) n += s->dropped();
     return n;
   }
+  absl::Duration blocked_time() {
+    absl::Duration d;
+    for (auto& s : senders_) d += s->blocked_time();
+    return d;
+  }
   uint64_t blocked_sends() {
     uint64_t n = 0;
     for (auto& s : senders_) n += s->blocked_sends();
