@@ -143,6 +143,8 @@ struct Agent::Metrics {
         fragments(NewCounter(r, "gourmet_agent_fragments_total", "IP fragments seen")),
         blocked_sends(NewCounter(r, "gourmet_agent_export_waits_total",
                                  "Times capture waited for room in a full send buffer")),
+        blocked_seconds(NewCounter(r, "gourmet_agent_export_wait_seconds_total",
+                                   "Time capture spent waiting for room in a full send buffer")),
         dropped_batches(
             NewCounter(r, "gourmet_agent_export_dropped_batches_total",
                        "Batches dropped from a full send buffer (batch.when_full: drop_oldest)")),
@@ -192,6 +194,7 @@ struct Agent::Metrics {
   prometheus::Counter& ooo_dropped;
   prometheus::Counter& fragments;
   prometheus::Counter& blocked_sends;
+  prometheus::Counter& blocked_seconds;
   prometheus::Counter& dropped_batches;
   prometheus::Counter& kernel_received;
   prometheus::Counter& kernel_dropped;
@@ -401,6 +404,7 @@ absl::Status Agent::Run(const std::function<void(const AgentProgress&)>& progres
   AgentProgress p;
   uint64_t published_acked = 0, published_failed = 0, published_batches = 0, published_exported = 0;
   uint64_t published_packets = 0, published_bytes = 0, published_blocked = 0, published_dropped = 0;
+  absl::Duration published_blocked_time;
   absl::Time next_stats = start + config_.stats_interval;
   absl::Time next_partial = start + config_.exporter.max_delay;
   absl::Time next_trim = start + kPayloadTrimInterval;
@@ -438,6 +442,11 @@ absl::Status Agent::Run(const std::function<void(const AgentProgress&)>& progres
     metrics_->blocked_sends.Increment(shared.exporter.blocked_sends() - published_blocked);
     metrics_->dropped_batches.Increment(shared.exporter.dropped_batches() - published_dropped);
     published_blocked = shared.exporter.blocked_sends();
+    const absl::Duration blocked_time = shared.exporter.blocked_time();
+    metrics_->blocked_seconds.Increment(
+        absl::ToDoubleSeconds(blocked_time - published_blocked_time));
+    published_blocked_time = blocked_time;
+    p.export_wait_seconds = absl::ToDoubleSeconds(blocked_time);
     published_dropped = shared.exporter.dropped_batches();
     p.fraction = final_report ? 1.0 : source.progress();
     p.connections = e;

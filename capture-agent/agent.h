@@ -49,6 +49,7 @@ struct AgentProgress {
   uint64_t connections = 0;  // exported so far
   uint64_t active_flows = 0;
   double seconds = 0;
+  double export_wait_seconds = 0;  // capture waited for the analyzer pool (backpressure)
 };
 
 class Agent {

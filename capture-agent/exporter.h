@@ -60,6 +60,7 @@ class Exporter {
   size_t pending() { return sender_.pending(); }
   uint64_t dropped_batches() { return sender_.dropped(); }
   uint64_t blocked_sends() { return sender_.blocked_sends(); }
+  absl::Duration blocked_time() { return sender_.blocked_time(); }
 
  private:
   using Sender = SenderPool<EncodedAnalyzer, EncodedBatch, gourmet::v1::BatchAck>;

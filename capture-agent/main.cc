@@ -69,8 +69,11 @@ int main(int argc, char** argv) {
   st = agent.Run(nullptr);
   const capture::AgentProgress s = agent.Summary();
   const capture::PayloadPoolStats pool = capture::PayloadPool::Global().stats();
-  LogInfo("%d packets, %d bytes, %d connections in %.2fs; payload buffers peaked at %d MiB",
-          s.packets, s.bytes, s.connections, s.seconds, pool.peak_in_use_bytes >> 20);
+  LogInfo(
+      "%d packets, %d bytes, %d connections in %.2fs (%.2fs of it waiting for the analyzers); "
+      "payload buffers peaked at %d MiB",
+      s.packets, s.bytes, s.connections, s.seconds, s.export_wait_seconds,
+      pool.peak_in_use_bytes >> 20);
   if (!st.ok()) {
     LogError("%s", st.message());
     return 1;
