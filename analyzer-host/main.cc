@@ -5,10 +5,12 @@
 #include "analyzer-host/analyzer_host.h"
 #include "services/grpc_util.h"
 #include "services/log.h"
+#include "services/memory.h"
 #include "services/metrics.h"
 #include "services/signals.h"
 
 int main(int argc, char** argv) {
+  gourmet::TuneAllocatorForPayload();  // batches of payload come and go
   using namespace gourmet;
   SetLogProgramName("analyzer-host");
   const std::vector<FlagSpec> flags = analyzer::AnalyzerFlags();

@@ -9,6 +9,7 @@
 #include "grpcpp/generic/async_generic_service.h"
 #include "grpcpp/grpcpp.h"
 #include "services/grpc_util.h"
+#include "services/memory.h"
 #include "services/signals.h"
 
 namespace {
@@ -96,13 +97,14 @@ class Discard : public grpc::CallbackGenericService {
 }  // namespace
 
 int main(int argc, char** argv) {
+  gourmet::TuneAllocatorForPayload();  // batches of payload come and go
   gourmet::BlockTerminationSignals();
   Discard service;
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
   builder.SetMaxReceiveMessageSize(gourmet::kMaxMessageBytes);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, (1 << 24) - 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, gourmet::kMaxHttp2FrameBytes);
   builder.RegisterCallbackGenericService(&service);
   auto server = builder.BuildAndStart();
   if (!server) return 1;

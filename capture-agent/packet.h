@@ -30,8 +30,10 @@ struct DecodedPacket {
   uint8_t ip_proto = 0;    // 6 tcp, 17 udp, 1 icmp, 58 icmp6, ...
   uint8_t vlan_count = 0;
   uint8_t tcp_flags = 0;
-  uint8_t src[16] = {};  // IPv4 uses the first 4 bytes
-  uint8_t dst[16] = {};
+  // Not zeroed on construction (one is built per packet): only the first
+  // 4 (IPv4) or 16 (IPv6) bytes are ever written or read.
+  uint8_t src[16];
+  uint8_t dst[16];
   uint16_t sport = 0;  // ICMP: type
   uint16_t dport = 0;  // ICMP: code, or the counterpart type for request/reply pairs
   uint16_t vlan[2] = {};
@@ -50,16 +52,17 @@ struct DecodedPacket {
   uint32_t payload_len = 0;          // captured bytes of it
   uint32_t payload_wire_len = 0;     // bytes the headers declare
 
-  // Filled when Decode() returns kFragment.
+  // Filled, every field, when Decode() returns kFragment; left as it is
+  // otherwise.
   struct Fragment {
-    const uint8_t* ip = nullptr;    // the IP header
-    uint32_t header_len = 0;        // IPv4 header with options, or the 40-byte IPv6 header
-    const uint8_t* data = nullptr;  // this fragment's part of the datagram
-    uint32_t data_len = 0;
-    uint32_t offset = 0;  // in bytes
-    uint32_t id = 0;
-    bool more = false;
-    uint8_t next_header = 0;  // protocol of the reassembled payload
+    const uint8_t* ip;    // the IP header
+    uint32_t header_len;  // IPv4 header with options, or the 40-byte IPv6 header
+    const uint8_t* data;  // this fragment's part of the datagram
+    uint32_t data_len;
+    uint32_t offset;  // in bytes
+    uint32_t id;
+    bool more;
+    uint8_t next_header;  // protocol of the reassembled payload
   } frag;
 
   // Filled when the transport payload is itself a packet (IP-in-IP, GRE,

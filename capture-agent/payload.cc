@@ -12,23 +12,23 @@ namespace gourmet::capture {
 namespace {
 
 constexpr size_t kSlab = PayloadPool::kClassSizes[PayloadPool::kNumClasses - 1];
-constexpr size_t kArenaBytes = 64ull << 20;
+// Address space reserved at a time; pages are committed as blocks are carved.
+constexpr size_t kArenaBytes = 1ull << 30;
+// How far ahead of the carving point pages are faulted in, and in what steps.
+constexpr size_t kFaultAhead = 32ull << 20;
+constexpr size_t kFaultStep = 2ull << 20;
 
-uint8_t* MapArena(bool populate) {
+uint8_t* MapArena() {
   void* p = mmap(nullptr, kArenaBytes, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) {
-    std::fprintf(stderr, "capture-agent: out of memory for payload blocks (%s)\n",
+    std::fprintf(stderr, "capture-agent: out of address space for payload blocks (%s)\n",
                  std::strerror(errno));
     std::abort();
   }
   // No MADV_HUGEPAGE: a huge page fault may compact memory first, which
   // measured from 20 ms to 1 s per 400 MiB here; small pages cost a steady
-  // 150 ms.
-  if (populate && madvise(p, kArenaBytes, MADV_POPULATE_WRITE) != 0) {
-    // Kernels before 5.14: touch the pages instead.
-    for (size_t off = 0; off < kArenaBytes; off += 4096) static_cast<volatile uint8_t*>(p)[off] = 0;
-  }
+  // 150 ms, and that is paid by FaultAhead(), off the capture thread.
   return static_cast<uint8_t*>(p);
 }
 
@@ -46,41 +46,62 @@ PayloadPool& PayloadPool::Global() {
 // Memory comes in 64 KiB slabs; a slab of a smaller class is split at once.
 void* PayloadPool::Carve(size_t size) {
   if (arena_ == arena_end_) {
-    if (ready_arena_) {
-      arena_ = ready_arena_;
-      ready_arena_ = nullptr;
-    } else {
-      arena_ = MapArena(/*populate=*/false);
-      stats_.reserved_bytes += kArenaBytes;
-    }
+    arena_ = MapArena();
     arena_end_ = arena_ + kArenaBytes;
+    faulted_ = arena_;
+    stats_.reserved_bytes += kArenaBytes;
+    if (!faulting_) {
+      faulting_ = true;
+      std::thread([this] { FaultAhead(); }).detach();
+    }
   }
   void* out = arena_;
   arena_ += size;
-  // Half an arena used: the pool is growing, so have the next arena ready
-  // before it is needed (a sensor that never gets here never pays for it).
-  if (!preparing_ && arena_end_ - arena_ <= static_cast<ptrdiff_t>(kArenaBytes / 2)) {
-    preparing_ = true;
-    std::thread([this] { PrepareArenas(); }).detach();
-  }
   return out;
 }
 
-// Faults in one arena at a time while the current one is in use, then
-// waits for it to be taken. Runs for the life of the process.
-void PayloadPool::PrepareArenas() {
+// Keeps the pages from the carving point to kFaultAhead beyond it faulted
+// in. Runs for the life of the process; sleeps while the pool does not grow.
+void PayloadPool::FaultAhead() {
+  absl::MutexLock l(&mu_);
   for (;;) {
-    uint8_t* arena = MapArena(/*populate=*/true);
-    absl::MutexLock l(&mu_);
-    ready_arena_ = arena;
-    stats_.reserved_bytes += kArenaBytes;
     mu_.Await(absl::Condition(
-        +[](uint8_t** ready) { return *ready == nullptr; }, &ready_arena_));
+        +[](PayloadPool* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) {
+          return p->faulted_ < std::min(p->arena_ + kFaultAhead, p->arena_end_);
+        },
+        this));
+    uint8_t* from = std::max(faulted_, arena_);
+    uint8_t* to = std::min(from + kFaultStep, arena_end_);
+    uint8_t* const end = arena_end_;
+    mu_.Unlock();
+    if (madvise(from, to - from, MADV_POPULATE_WRITE) != 0) {
+      // Kernels before 5.14: touch the pages instead (the carver may be
+      // writing them too; both writes fault the same zero page in).
+      for (uint8_t* q = from; q < to; q += 4096) __atomic_fetch_add(q, 0, __ATOMIC_RELAXED);
+    }
+    mu_.Lock();
+    if (arena_end_ == end) faulted_ = std::max(faulted_, to);  // same arena
+  }
+}
+
+// Blocks given back since the last call join the free lists.
+void PayloadPool::CollectReturned(int c) {
+  PayloadBlock* b = returned_[c].exchange(nullptr, std::memory_order_acquire);
+  while (b) {
+    PayloadBlock* next = b->next;
+    stats_.in_use_bytes -= kClassSizes[c];
+    returned_bytes_.fetch_sub(kClassSizes[c], std::memory_order_relaxed);
+    stats_.free_bytes += kClassSizes[c];
+    if (c == kNumClasses - 1) warm_free_bytes_ += kSlab;
+    b->next = free_[c];
+    free_[c] = b;
+    b = next;
   }
 }
 
 PayloadBlock* PayloadPool::Take(int size_class) {
   absl::MutexLock l(&mu_);
+  if (!free_[size_class]) CollectReturned(size_class);
   PayloadBlock* b = free_[size_class];
   if (b) {
     free_[size_class] = b->next;
@@ -107,23 +128,27 @@ PayloadBlock* PayloadPool::Take(int size_class) {
   b->size_class = size_class;
   b->used = 0;
   stats_.in_use_bytes += kClassSizes[size_class];
-  stats_.peak_in_use_bytes = std::max(stats_.peak_in_use_bytes, stats_.in_use_bytes);
+  stats_.peak_in_use_bytes =
+      std::max(stats_.peak_in_use_bytes,
+               stats_.in_use_bytes - returned_bytes_.load(std::memory_order_relaxed));
   return b;
 }
 
+// Lock-free: blocks come back from gRPC's threads by the thousand, and a
+// mutex shared with the capture thread would make them wait on each other.
 void PayloadPool::Give(PayloadBlock* b) {
   const int c = static_cast<int>(b->size_class);
-  absl::MutexLock l(&mu_);
-  stats_.in_use_bytes -= kClassSizes[c];
-  stats_.free_bytes += kClassSizes[c];
-  if (c == kNumClasses - 1) warm_free_bytes_ += kSlab;
-  b->next = free_[c];
-  free_[c] = b;
+  returned_bytes_.fetch_add(kClassSizes[c], std::memory_order_relaxed);
+  b->next = returned_[c].load(std::memory_order_relaxed);
+  while (!returned_[c].compare_exchange_weak(b->next, b, std::memory_order_release,
+                                             std::memory_order_relaxed)) {
+  }
 }
 
 void PayloadPool::Trim(uint64_t keep_bytes) {
   absl::MutexLock l(&mu_);
   constexpr int c = kNumClasses - 1;
+  CollectReturned(c);
   while (warm_free_bytes_ > keep_bytes && free_[c]) {
     PayloadBlock* b = free_[c];
     free_[c] = b->next;
@@ -140,6 +165,7 @@ void PayloadPool::Trim(uint64_t keep_bytes) {
 
 PayloadPoolStats PayloadPool::stats() {
   absl::MutexLock l(&mu_);
+  for (int c = 0; c < kNumClasses; ++c) CollectReturned(c);
   return stats_;
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -33,14 +34,14 @@ struct PayloadPoolStats {
   uint64_t released_bytes = 0;  // of those, blocks whose pages went back to the kernel
 };
 
-// The pool of payload blocks. Blocks are carved from 64 MiB huge-page arenas
-// and never unmapped: a freed block waits, warm, for reuse, since fresh pages
-// cost a fault and a zeroing each (far more on a VM). Once the pool has grown
-// past its first arena, a background thread keeps the next arena faulted in
-// ahead of need, so that growth does not stall the capture thread. Trim()
-// gives the pages of free 64 KiB blocks beyond a reserve back to the kernel
-// (MADV_DONTNEED), keeping their addresses, so memory falls some time after a
-// burst. One lock, taken once per block, never per packet.
+// The pool of payload blocks, carved in 64 KiB slabs from large reservations
+// of address space. Blocks are never unmapped: a freed block waits, warm, for
+// reuse, since a fresh page costs a fault and a zeroing. A background thread
+// faults the pages just ahead of the carving point in, so that the capture
+// thread does not stall on them when the pool grows. Trim() gives the pages of
+// free 64 KiB blocks beyond a reserve back to the kernel (MADV_DONTNEED),
+// keeping their addresses, so memory falls some time after a burst. Taking a
+// block locks (once per block, never per packet); giving one back does not.
 class PayloadPool {
  public:
   // Block sizes, smallest first; a connection's blocks grow through them.
@@ -62,15 +63,19 @@ class PayloadPool {
  private:
   PayloadPool() = default;
   void* Carve(size_t size) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void PrepareArenas();  // the background thread
+  void FaultAhead();  // the background thread
+  void CollectReturned(int size_class) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::Mutex mu_;
   PayloadBlock* free_[kNumClasses] ABSL_GUARDED_BY(mu_) = {};  // warm
   PayloadBlock* cold_ ABSL_GUARDED_BY(mu_) = nullptr;          // largest class, pages returned
-  uint8_t* arena_ ABSL_GUARDED_BY(mu_) = nullptr;              // carving position
+  // Given back and not yet collected into free_ (a lock-free stack each).
+  std::atomic<PayloadBlock*> returned_[kNumClasses] = {};
+  std::atomic<uint64_t> returned_bytes_{0};
+  uint8_t* arena_ ABSL_GUARDED_BY(mu_) = nullptr;  // carving position
   uint8_t* arena_end_ ABSL_GUARDED_BY(mu_) = nullptr;
-  uint8_t* ready_arena_ ABSL_GUARDED_BY(mu_) = nullptr;  // faulted in, waiting
-  bool preparing_ ABSL_GUARDED_BY(mu_) = false;          // the thread is running
+  uint8_t* faulted_ ABSL_GUARDED_BY(mu_) = nullptr;  // [arena_, faulted_) is faulted in
+  bool faulting_ ABSL_GUARDED_BY(mu_) = false;       // FaultAhead() is running
   uint64_t warm_free_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   PayloadPoolStats stats_ ABSL_GUARDED_BY(mu_);
 };

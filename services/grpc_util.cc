@@ -29,6 +29,9 @@ absl::StatusOr<StartedServer> StartGrpcServer(const std::string& listen,
   }
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
+  // Batches are megabytes: let clients send them in few large HTTP/2 frames
+  // rather than 16 KiB ones (less framing work on both sides).
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, kMaxHttp2FrameBytes);
   // Accept the keepalive pings our clients send on idle streams.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);

@@ -16,6 +16,8 @@ namespace gourmet {
 
 // Largest message a service accepts or sends: a batch with payload.
 inline constexpr int kMaxMessageBytes = 256 << 20;
+// Largest HTTP/2 frame a server accepts (the protocol's maximum).
+inline constexpr int kMaxHttp2FrameBytes = (1 << 24) - 1;
 
 struct StartedServer {
   std::unique_ptr<grpc::Server> server;
