@@ -51,6 +51,7 @@ size_t ChunkBodySize(const Payload::Chunk& c) {
 }
 
 void ReleaseBlock(void* block) { PayloadPool::Global().Give(static_cast<PayloadBlock*>(block)); }
+void ReleaseShared(void* ref) { delete static_cast<SharedBytesRef*>(ref); }
 
 }  // namespace
 
@@ -71,30 +72,48 @@ EncodedConnection EncodedConnection::Encode(FinishedConnection&& c, size_t copy_
   PutVarint(&pending, conn_size);
   pending += record;
 
-  // One slice per block that is referenced; sub-slices share its count.
-  const std::vector<PayloadBlock*> blocks = c.payload.TakeBlocks();
-  std::vector<grpc::Slice> block_slices(blocks.size());
-  size_t block = 0, block_start = 0;  // the block holding the next piece
-  auto emit = [&](uint64_t offset, uint64_t len) {
+  // One slice per block, and one for the shared bytes, created when first
+  // referenced; sub-slices share its count.
+  Payload::Parts parts = c.payload.TakeParts();
+  std::vector<grpc::Slice> block_slices(parts.blocks.size());
+  grpc::Slice shared_slice;
+  auto whole = [&](const Payload::Piece& p) -> grpc::Slice& {
+    if (p.block == Payload::kShared) {
+      if (shared_slice.size() == 0)
+        shared_slice = grpc::Slice(const_cast<uint8_t*>(parts.shared->data), parts.shared->size,
+                                   &ReleaseShared, new SharedBytesRef(parts.shared));
+      return shared_slice;
+    }
+    grpc::Slice& s = block_slices[p.block];
+    if (s.size() == 0) {
+      PayloadBlock* b = parts.blocks[p.block];
+      s = grpc::Slice(b->bytes(), b->used, &ReleaseBlock, b);
+    }
+    return s;
+  };
+  // Chunks are back to back, so one cursor walks the pieces once.
+  size_t piece = 0, at = 0;  // the next byte: pieces[piece].data + at
+  auto emit = [&](uint64_t len) {
     while (len > 0) {
-      while (offset >= block_start + blocks[block]->used) block_start += blocks[block++]->used;
-      const size_t at = offset - block_start;
-      const size_t n = std::min<uint64_t>(len, blocks[block]->used - at);
+      const Payload::Piece& p = parts.pieces[piece];
+      const size_t n = std::min<uint64_t>(len, p.len - at);
       if (n < copy_below) {
-        pending.append(reinterpret_cast<const char*>(blocks[block]->bytes() + at), n);
+        pending.append(reinterpret_cast<const char*>(p.data + at), n);
       } else {
         if (!pending.empty()) {
           out.slices_.emplace_back(pending);
           pending.clear();
         }
-        grpc::Slice& whole = block_slices[block];
-        if (whole.size() == 0)
-          whole = grpc::Slice(blocks[block]->bytes(), blocks[block]->used, &ReleaseBlock,
-                              blocks[block]);
-        out.slices_.push_back(whole.sub(at, at + n));
+        grpc::Slice& w = whole(p);
+        const size_t from = p.data + at - w.begin();
+        out.slices_.push_back(w.sub(from, from + n));
       }
-      offset += n;
+      at += n;
       len -= n;
+      if (at == p.len) {
+        ++piece;
+        at = 0;
+      }
     }
   };
   for (size_t i = 0; i < chunks; ++i) {
@@ -107,14 +126,14 @@ EncodedConnection EncodedConnection::Encode(FinishedConnection&& c, size_t copy_
     if (ch.len) {
       pending.push_back(static_cast<char>(kChunkData));
       PutVarint(&pending, ch.len);
-      emit(ch.offset, ch.len);
+      emit(ch.len);
     }
   }
   if (!pending.empty()) out.slices_.emplace_back(pending);
   // Blocks no slice refers to (all their pieces were copied) go back now;
   // the others when their last sub-slice is released.
-  for (size_t i = 0; i < blocks.size(); ++i) {
-    if (block_slices[i].size() == 0) ReleaseBlock(blocks[i]);
+  for (size_t i = 0; i < parts.blocks.size(); ++i) {
+    if (block_slices[i].size() == 0) ReleaseBlock(parts.blocks[i]);
   }
   return out;
 }

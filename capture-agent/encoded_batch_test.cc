@@ -67,6 +67,40 @@ TEST(EncodedBatchTest, ParsesAsTheConnectionBatchMessage) {
   EXPECT_EQ(parsed.connections(2).ByteSizeLong(), 0u);
 }
 
+TEST(EncodedBatchTest, SharedBytesAreSentFromWhereTheyLie) {
+  const std::string file = Bytes(200000, 'p');  // stands for a mapped pcap
+  const auto* base = reinterpret_cast<const uint8_t*>(file.data());
+  const SharedBytesRef shared(new SharedBytes{base, file.size()});
+  FinishedConnection c;
+  c.record.set_uid("C9");
+  c.payload.Append(0, 1, base + 10, 100, 0, true, &shared);  // small: copied into the framing
+  for (size_t off = 1000; off < 150000; off += 1448)         // records of a download
+    c.payload.Append(1, 2, base + off + 16, 1432, 0, true, &shared);
+  const std::string copy0 = file.substr(10, 100);
+  std::string copy1;
+  int records = 0;
+  for (size_t off = 1000; off < 150000; off += 1448, ++records)
+    copy1 += file.substr(off + 16, 1432);
+  {
+    EncodedBatch batch;
+    batch.Add(EncodedConnection::Encode(std::move(c)));
+    EXPECT_EQ(shared.use_count(), 2);  // the connection's slices hold the bytes
+    v1::ConnectionBatch parsed;
+    ASSERT_TRUE(parsed.ParseFromString(Flatten(batch.ToByteBuffer())));
+    ASSERT_EQ(parsed.connections(0).chunks_size(), 2);
+    EXPECT_EQ(parsed.connections(0).chunks(0).data(), copy0);
+    EXPECT_EQ(parsed.connections(0).chunks(1).data(), copy1);
+    // Each record is its own slice, pointing into the shared bytes.
+    std::vector<grpc::Slice> slices;
+    ASSERT_TRUE(batch.ToByteBuffer().Dump(&slices).ok());
+    int into_file = 0;
+    for (const auto& sl : slices)
+      into_file += sl.begin() >= base && sl.begin() < base + file.size();
+    EXPECT_EQ(into_file, records);
+  }
+  EXPECT_EQ(shared.use_count(), 1);
+}
+
 TEST(EncodedBatchTest, PayloadIsSharedNotCopiedAndBlocksComeBack) {
   const uint64_t before = PayloadPool::Global().stats().in_use_bytes;
   {

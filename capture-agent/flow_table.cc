@@ -195,7 +195,8 @@ uint64_t FlowTable::Process(const DecodedPacket& p, uint64_t tunnel_parent) {
     case 17:
       d.bytes += p.payload_wire_len;
       if (p.payload_wire_len > 0) AddHistory(f, dir, 'D');  // Zeek marks UDP data too
-      if (p.payload_len > 0) Deliver(f, dir, p.ts_us, p.payload, p.payload_len, 0, /*merge=*/false);
+      if (p.payload_len > 0)
+        Deliver(f, dir, p.ts_us, p.payload, p.payload_len, 0, /*merge=*/false, p.shared);
       if (p.payload_len < p.payload_wire_len) AddMissed(f, dir, p.payload_wire_len - p.payload_len);
       cls = kUdp;
       break;
@@ -306,7 +307,7 @@ void FlowTable::TcpPacket(Flow* f, int dir, const DecodedPacket& p) {
   if (rel <= static_cast<int64_t>(e.next)) {
     const uint64_t skip = e.next - rel;
     if (skip < p.payload_len) {
-      Deliver(f, dir, p.ts_us, p.payload + skip, p.payload_len - skip, 0, /*merge=*/true);
+      Deliver(f, dir, p.ts_us, p.payload + skip, p.payload_len - skip, 0, /*merge=*/true, p.shared);
     }
     if (p.payload_len < p.payload_wire_len) {  // cut by the snap length
       AddMissed(f, dir, p.payload_wire_len - std::max<uint64_t>(p.payload_len, skip));
@@ -405,7 +406,7 @@ void FlowTable::AddMissed(Flow* f, int dir, uint64_t n) {
 }
 
 void FlowTable::Deliver(Flow* f, int dir, int64_t ts_us, const uint8_t* data, uint64_t len,
-                        uint64_t gap, bool merge) {
+                        uint64_t gap, bool merge, const SharedBytesRef* shared) {
   if (!f->extra) f->extra = std::make_unique<FlowExtra>();
   FlowExtra& x = *f->extra;
   const uint64_t room =
@@ -417,7 +418,7 @@ void FlowTable::Deliver(Flow* f, int dir, int64_t ts_us, const uint8_t* data, ui
   }
   if (keep == 0) return;
   x.kept[dir] += keep;
-  x.payload.Append(dir, ts_us, data, keep, gap, merge);
+  x.payload.Append(dir, ts_us, data, keep, gap, merge, shared);
 }
 
 void FlowTable::FlushReassembly(Flow* f, int dir) {

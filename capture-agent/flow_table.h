@@ -231,7 +231,7 @@ class FlowTable {
   void AddHistory(Flow* f, int dir, char letter);
   static const char* ConnState(const Flow& f, uint8_t proto);
   void Deliver(Flow* f, int dir, int64_t ts_us, const uint8_t* data, uint64_t len, uint64_t gap,
-               bool merge);
+               bool merge, const SharedBytesRef* shared = nullptr);
   void FlushReassembly(Flow* f, int dir);
   void AddMissed(Flow* f, int dir, uint64_t n);
   void FlowWeird(Flow* f, const char* name);

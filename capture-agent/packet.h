@@ -4,15 +4,21 @@
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
 
 namespace gourmet::capture {
 
-// Raw packet as a source delivers it; valid until the source's next call.
+struct SharedBytes;
+
+// Raw packet as a source delivers it; valid until the source's next call,
+// or for as long as `*shared` is held when the source sets it (a mapped
+// file): then payload may be kept by reference instead of copied.
 struct RawPacket {
   int64_t ts_us = 0;
   const uint8_t* data = nullptr;
   uint32_t caplen = 0;
   uint32_t wirelen = 0;
+  const std::shared_ptr<const SharedBytes>* shared = nullptr;
 };
 
 enum TcpFlag : uint8_t {
@@ -48,9 +54,10 @@ struct DecodedPacket {
   // An anomaly that does not stop analysis (e.g. a malformed IP option);
   // counted, and listed on the packet's connection.
   const char* soft_weird = nullptr;
-  const uint8_t* payload = nullptr;  // transport payload, as captured
-  uint32_t payload_len = 0;          // captured bytes of it
-  uint32_t payload_wire_len = 0;     // bytes the headers declare
+  const std::shared_ptr<const SharedBytes>* shared = nullptr;  // as RawPacket::shared
+  const uint8_t* payload = nullptr;                            // transport payload, as captured
+  uint32_t payload_len = 0;                                    // captured bytes of it
+  uint32_t payload_wire_len = 0;                               // bytes the headers declare
 
   // Filled, every field, when Decode() returns kFragment; left as it is
   // otherwise.

@@ -1,7 +1,7 @@
 // Where packets come from: a pcap file, libpcap live capture, or an
 // AF_PACKET TPACKET_V3 ring. A source hands out one packet at a time, valid
-// until the next Read() (or longer, see stable()), parsed in place where the
-// source allows it.
+// until the next Read() (or longer, see RawPacket::shared), parsed in place
+// where the source allows it.
 #pragma once
 
 #include <cstdint>
@@ -29,9 +29,6 @@ class PacketSource {
   // Share of the input consumed, 0..1 (files); live sources return 0.
   virtual double progress() const { return 0; }
   virtual bool live() const { return false; }
-  // Whether packets handed out stay valid until the source is destroyed, not
-  // just until the next Read() (a mapped file), so a reader may look ahead.
-  virtual bool stable() const { return false; }
   // Cumulative kernel counters (live sources).
   virtual SourceStats stats() { return {}; }
   virtual const std::string& error() const = 0;

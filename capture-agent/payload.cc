@@ -169,19 +169,6 @@ PayloadPoolStats PayloadPool::stats() {
   return stats_;
 }
 
-Payload::Payload(Payload&& o) noexcept
-    : chunks_(std::move(o.chunks_)),
-      open_(o.open_),
-      has_open_(o.has_open_),
-      size_(o.size_),
-      blocks_(std::move(o.blocks_)),
-      tail_(o.tail_) {
-  o.has_open_ = false;
-  o.size_ = 0;
-  o.blocks_.clear();
-  o.tail_ = nullptr;
-}
-
 Payload& Payload::operator=(Payload&& o) noexcept {
   if (this != &o) {
     Release();
@@ -189,10 +176,14 @@ Payload& Payload::operator=(Payload&& o) noexcept {
     open_ = o.open_;
     has_open_ = o.has_open_;
     size_ = o.size_;
+    pieces_ = std::move(o.pieces_);
     blocks_ = std::move(o.blocks_);
     tail_ = o.tail_;
+    shared_ = std::move(o.shared_);
+    o.chunks_.clear();
     o.has_open_ = false;
     o.size_ = 0;
+    o.pieces_.clear();
     o.blocks_.clear();
     o.tail_ = nullptr;
   }
@@ -200,7 +191,7 @@ Payload& Payload::operator=(Payload&& o) noexcept {
 }
 
 void Payload::Append(int dir, int64_t ts_us, const uint8_t* data, uint64_t len, uint64_t gap_before,
-                     bool merge) {
+                     bool merge, const SharedBytesRef* shared) {
   if (len == 0) return;
   if (has_open_ && merge && gap_before == 0 && open_.dir == dir) {
     open_.len += len;
@@ -211,14 +202,35 @@ void Payload::Append(int dir, int64_t ts_us, const uint8_t* data, uint64_t len, 
     has_open_ = true;
   }
   size_ += len;
+  if (shared && *shared && (!shared_ || shared_ == *shared)) {
+    if (!shared_) shared_ = *shared;
+    AddPiece(data, len, kShared);
+    return;
+  }
   while (len > 0) {
     if (!tail_ || tail_->used == tail_->capacity()) Grow(len);
     const uint64_t n = std::min<uint64_t>(len, tail_->capacity() - tail_->used);
-    std::memcpy(tail_->bytes() + tail_->used, data, n);
+    uint8_t* to = tail_->bytes() + tail_->used;
+    std::memcpy(to, data, n);
     tail_->used += static_cast<uint32_t>(n);
+    AddPiece(to, n, static_cast<int32_t>(blocks_.size() - 1));
     data += n;
     len -= n;
   }
+}
+
+// Bytes that continue the last piece in the same place extend it: a block
+// filling up, or consecutive records of a file.
+void Payload::AddPiece(const uint8_t* data, uint64_t len, int32_t block) {
+  if (!pieces_.empty()) {
+    Piece& last = pieces_.back();
+    if (last.block == block && last.data + last.len == data && last.len + len <= UINT32_MAX) {
+      last.len += static_cast<uint32_t>(len);
+      return;
+    }
+  }
+  // Pieces are at most a block or a packet long, or extended within one.
+  pieces_.push_back(Piece{data, static_cast<uint32_t>(len), block});
 }
 
 // Blocks grow one class at a time (a one-packet DNS exchange stays in 1 KiB,
@@ -242,17 +254,21 @@ std::string Payload::ChunkBytes(size_t i) const {
   return out;
 }
 
-std::vector<PayloadBlock*> Payload::TakeBlocks() {
-  std::vector<PayloadBlock*> out = std::move(blocks_);
+Payload::Parts Payload::TakeParts() {
+  Parts out{std::move(pieces_), std::move(blocks_), std::move(shared_)};
+  pieces_.clear();
   blocks_.clear();
   tail_ = nullptr;
+  shared_.reset();
   return out;
 }
 
 void Payload::Release() {
   for (PayloadBlock* b : blocks_) PayloadPool::Global().Give(b);
   blocks_.clear();
+  pieces_.clear();
   tail_ = nullptr;
+  shared_.reset();
 }
 
 }  // namespace gourmet::capture

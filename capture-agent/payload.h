@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -80,9 +81,19 @@ class PayloadPool {
   PayloadPoolStats stats_ ABSL_GUARDED_BY(mu_);
 };
 
+// Bytes that outlive the packets pointing into them, such as a pcap file
+// mapped into memory: a connection's payload may refer to them instead of
+// copying. Whoever holds a reference keeps them mapped.
+struct SharedBytes {
+  const uint8_t* data = nullptr;
+  size_t size = 0;
+};
+using SharedBytesRef = std::shared_ptr<const SharedBytes>;
+
 // The payload of one connection: runs of bytes ("chunks") of either
-// direction in arrival order, stored back to back in a chain of blocks.
-// Owns its blocks until they are released or handed on with TakeBlocks().
+// direction in arrival order, back to back. The bytes are pieces: copies in
+// the connection's own blocks, or references into SharedBytes that the
+// packets came from (no copy at all).
 class Payload {
  public:
   struct Chunk {
@@ -92,18 +103,34 @@ class Payload {
     uint64_t gap_before = 0;
     uint8_t dir = 0;  // 0 originator, 1 responder
   };
+  // A contiguous run of stored bytes.
+  struct Piece {
+    const uint8_t* data;
+    uint32_t len;
+    int32_t block;  // index into the blocks, or kShared
+  };
+  static constexpr int32_t kShared = -1;
+
+  // What an encoder takes over: pieces in order, the blocks they point
+  // into (each filled to `used`), and the shared bytes, if any.
+  struct Parts {
+    std::vector<Piece> pieces;
+    std::vector<PayloadBlock*> blocks;
+    SharedBytesRef shared;
+  };
 
   Payload() = default;
-  Payload(Payload&& o) noexcept;
+  Payload(Payload&& o) noexcept { *this = std::move(o); }
   Payload& operator=(Payload&& o) noexcept;
   Payload(const Payload&) = delete;
   Payload& operator=(const Payload&) = delete;
   ~Payload() { Release(); }
 
   // Appends `len` bytes of direction `dir`. With `merge`, bytes that follow
-  // the last chunk of the same direction without a gap extend it.
+  // the last chunk of the same direction without a gap extend it. With
+  // `shared` (the bytes lie in *shared), they are referred to, not copied.
   void Append(int dir, int64_t ts_us, const uint8_t* data, uint64_t len, uint64_t gap_before,
-              bool merge);
+              bool merge, const SharedBytesRef* shared = nullptr);
 
   // Every chunk, the open one included.
   size_t chunk_count() const { return chunks_.size() + (has_open_ ? 1 : 0); }
@@ -111,38 +138,40 @@ class Payload {
   uint64_t size() const { return size_; }
 
   // Calls f(const uint8_t* p, size_t n) for the stored bytes
-  // [offset, offset + len), which may span blocks, in order.
+  // [offset, offset + len), which may span pieces, in order.
   template <typename F>
   void ForEachPiece(uint64_t offset, uint64_t len, F&& f) const;
   // The bytes of chunk i as one string (tests, tools).
   std::string ChunkBytes(size_t i) const;
 
-  // Hands the blocks over (oldest first, each filled to `used`); the payload
-  // is empty afterwards but its chunk list stays readable.
-  std::vector<PayloadBlock*> TakeBlocks();
-  // Returns the blocks to the pool.
+  // Hands the stored bytes over; the chunk list stays readable.
+  Parts TakeParts();
+  // Returns the blocks to the pool and drops the shared reference.
   void Release();
 
  private:
   void Grow(uint64_t need);
+  void AddPiece(const uint8_t* data, uint64_t len, int32_t block);
 
   std::vector<Chunk> chunks_;  // closed chunks
   Chunk open_;                 // the chunk being extended, if has_open_
   bool has_open_ = false;
   uint64_t size_ = 0;
+  std::vector<Piece> pieces_;
   std::vector<PayloadBlock*> blocks_;
   PayloadBlock* tail_ = nullptr;
+  SharedBytesRef shared_;
 };
 
 template <typename F>
 void Payload::ForEachPiece(uint64_t offset, uint64_t len, F&& f) const {
   uint64_t start = 0;
-  for (const PayloadBlock* b : blocks_) {
+  for (const Piece& p : pieces_) {
     if (len == 0) return;
-    const uint64_t end = start + b->used;
+    const uint64_t end = start + p.len;
     if (offset < end) {
       const uint64_t n = std::min<uint64_t>(len, end - offset);
-      f(b->bytes() + (offset - start), static_cast<size_t>(n));
+      f(p.data + (offset - start), static_cast<size_t>(n));
       offset += n;
       len -= n;
     }

@@ -52,7 +52,7 @@ TEST(PayloadTest, ChunksSpanBlocksAndBlocksGrow) {
   Append(p, 0, more);
   EXPECT_EQ(p.ChunkBytes(1), more);
   // Only the first blocks are small: 300 KB + 200 KB fit in few blocks.
-  const std::vector<PayloadBlock*> blocks = p.TakeBlocks();
+  const std::vector<PayloadBlock*> blocks = p.TakeParts().blocks;
   EXPECT_LE(blocks.size(), 11u);
   EXPECT_EQ(blocks.front()->size_class, 1);  // 1448 bytes do not fit 1 KiB
   EXPECT_EQ(blocks.back()->size_class, PayloadPool::kNumClasses - 1);
@@ -100,7 +100,7 @@ TEST(PayloadTest, TrimGivesFreePagesBackAndBlocksStayUsable) {
   for (int i = 0; i < 16; ++i) {
     Payload p;
     Append(p, 0, Bytes(1 << 20, 'm'));
-    for (PayloadBlock* b : p.TakeBlocks())
+    for (PayloadBlock* b : p.TakeParts().blocks)
       if (b->used == b->capacity() && b->size_class == PayloadPool::kNumClasses - 1) {
         blocks.push_back(b);
       } else {
@@ -124,6 +124,34 @@ TEST(PayloadTest, TrimGivesFreePagesBackAndBlocksStayUsable) {
   Append(p, 1, Bytes(1 << 20, 'r'));
   EXPECT_EQ(p.ChunkBytes(0), Bytes(1 << 20, 'r'));
   EXPECT_LT(pool.stats().released_bytes, after.released_bytes);
+}
+
+TEST(PayloadTest, SharedBytesAreReferencedNotCopied) {
+  const std::string file = Bytes(10000, 'f');  // stands for a mapped pcap
+  const auto* base = reinterpret_cast<const uint8_t*>(file.data());
+  const SharedBytesRef shared(new SharedBytes{base, file.size()});
+  const uint64_t in_use = PayloadPool::Global().stats().in_use_bytes;
+  Payload p;
+  p.Append(0, 1, base + 100, 50, 0, true, &shared);
+  p.Append(0, 2, base + 150, 30, 0, true, &shared);  // continues the record: one piece
+  p.Append(1, 3, base + 400, 20, 0, true, &shared);
+  const std::string copied = "copied";
+  Append(p, 1, copied);  // no shared bytes: into a block
+  EXPECT_EQ(shared.use_count(), 2);
+  EXPECT_EQ(PayloadPool::Global().stats().in_use_bytes, in_use + 1024);
+  ASSERT_EQ(p.chunk_count(), 2u);
+  EXPECT_EQ(p.ChunkBytes(0), file.substr(100, 80));
+  EXPECT_EQ(p.ChunkBytes(1), file.substr(400, 20) + copied);
+  Payload::Parts parts = p.TakeParts();
+  ASSERT_EQ(parts.pieces.size(), 3u);
+  EXPECT_EQ(parts.pieces[0].data, base + 100);
+  EXPECT_EQ(parts.pieces[0].len, 80u);
+  EXPECT_EQ(parts.pieces[0].block, Payload::kShared);
+  EXPECT_EQ(parts.pieces[2].block, 0);
+  EXPECT_EQ(parts.shared, shared);
+  for (PayloadBlock* b : parts.blocks) PayloadPool::Global().Give(b);
+  parts.shared.reset();
+  EXPECT_EQ(shared.use_count(), 1);
 }
 
 TEST(PayloadTest, ForEachPieceCoversARangeAcrossBlocks) {

@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "capture-agent/packet_source.h"
+#include "capture-agent/payload.h"
 
 namespace gourmet::capture {
 
@@ -34,8 +35,6 @@ class PcapFileSource : public PacketSource {
   Next Read(RawPacket* out) override;
   int datalink() const override { return datalink_; }
   double progress() const override;
-  // Mapped packets stay valid as long as the mapping, i.e. the source.
-  bool stable() const override { return mapped(); }
   const std::string& error() const override { return error_; }
   const std::string& path() const { return path_; }
   // Whether the file is read through mmap rather than libpcap.
@@ -59,9 +58,10 @@ class PcapFileSource : public PacketSource {
 
   // The mmap path.
   const uint8_t* map_ = nullptr;  // file_size_ bytes
+  SharedBytesRef mapping_;        // owns the mapping
   size_t pos_ = 0;                // the next record header
   size_t prefetched_ = 0;         // prefetched up to here
-  size_t unmapped_ = 0;           // pages before this are released (ReleaseBehind)
+  size_t unmapped_ = 0;           // pages before this were released (ReleaseBehind)
   bool swapped_ = false;          // written in the other byte order
   bool nanos_ = false;            // nanosecond timestamps
   uint32_t snaplen_ = 0;          // libpcap's, after its adjustments

@@ -8,6 +8,7 @@ void Worker::Handle(int dlt, const RawPacket& raw) {
   DecodedPacket pkt;
   const char* weird = nullptr;
   const DecodeResult r = Decode(dlt, raw, &pkt, &weird);
+  pkt.shared = raw.shared;
   HandleDecoded(r, pkt, weird, FlowTable::kNoFlow, 0);
 }
 
@@ -27,6 +28,7 @@ void Worker::HandleDecoded(DecodeResult r, DecodedPacket& pkt, const char* weird
       if (frag_weird) CountWeird(frag_weird);
       if (fr != Defragmenter::Result::kComplete) return;
       const char* w = nullptr;
+      pkt.shared = nullptr;  // the datagram lives in the defragmenter, briefly
       const DecodeResult r2 = DecodeIp(reinterpret_cast<const uint8_t*>(datagram.data()),
                                        static_cast<uint32_t>(datagram.size()), &pkt, &w);
       // A reassembled datagram is never a fragment again; guard anyway.
@@ -61,6 +63,7 @@ void Worker::HandleDecoded(DecodeResult r, DecodedPacket& pkt, const char* weird
   DecodedPacket inner;
   inner.ts_us = pkt.ts_us;
   inner.vlan_count = 0;
+  inner.shared = pkt.shared;
   const char* w = nullptr;
   const DecodeResult ri = pkt.encap == DecodedPacket::Encap::kEthernet
                               ? DecodeEthernet(pkt.inner, pkt.inner_len, &inner, &w)
