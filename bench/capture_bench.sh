@@ -32,11 +32,23 @@ cat "$PCAP" >/dev/null  # into the page cache, so every tool reads from memory
 "${GOURMET_BUILD:-build}/bench/discard_analyzer" "$tmp/an.port" >/dev/null & pids+=($!)
 while [ ! -s "$tmp/an.port" ]; do sleep 0.05; done
 
-measure() {  # name, command...: prints "name seconds max_rss_kib"
+# Peak RSS counts pages of the pcap that a tool maps (the agent reads it
+# through mmap and sends payload from there): shared page cache, not memory
+# of its own. So the peak of its private memory (RssAnon) is sampled too.
+measure() {  # name, command...: prints "name seconds max_rss_kib user sys max_anon_kib"
   local name=$1; shift
-  /usr/bin/time -f "%e %M %U %S" -o "$tmp/time" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" || {
-    echo "$name failed:" >&2; tail -5 "$tmp/$name.err" >&2; return 1; }
-  echo "$name $(cat "$tmp/time")"
+  /usr/bin/time -f "%e %M %U %S" -o "$tmp/time" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+  local tpid=$! pid="" anon=0 a
+  while kill -0 "$tpid" 2>/dev/null; do
+    [ -n "$pid" ] || pid=$(pgrep -P "$tpid" | head -1)
+    if [ -n "$pid" ]; then
+      a=$(awk '/^RssAnon:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+      [ -n "$a" ] && [ "$a" -gt "$anon" ] && anon=$a
+    fi
+    sleep 0.01
+  done
+  wait "$tpid" || { echo "$name failed:" >&2; tail -5 "$tmp/$name.err" >&2; return 1; }
+  echo "$name $(cat "$tmp/time") $anon"
 }
 
 {
@@ -54,11 +66,11 @@ echo "pcap: $PCAP, $packets packets, $(awk -v b="$bytes" 'BEGIN {printf "%.2f", 
 echo
 # Wall-clock rates suffer from whatever else runs on the machine; CPU time
 # (user + sys of the measured process) is the steadier comparison.
-echo "| tool | seconds | CPU seconds | packets/s | Gbit/s | peak RSS MiB | rate vs floor | CPU vs floor |"
-echo "|---|---|---|---|---|---|---|---|"
-while read -r name secs rss user sys; do
-  awk -v n="$name" -v s="$secs" -v r="$rss" -v c="$(awk -v u="$user" -v y="$sys" 'BEGIN {print u + y}')" \
+echo "| tool | seconds | CPU seconds | packets/s | Gbit/s | peak RSS MiB | peak private MiB | rate vs floor | CPU vs floor |"
+echo "|---|---|---|---|---|---|---|---|---|"
+while read -r name secs rss user sys anon; do
+  awk -v n="$name" -v s="$secs" -v r="$rss" -v a="$anon" -v c="$(awk -v u="$user" -v y="$sys" 'BEGIN {print u + y}')" \
       -v p="$packets" -v b="$bytes" -v f="$floor" -v fc="$floor_cpu" 'BEGIN {
-    printf "| %s | %.2f | %.2f | %.0f | %.2f | %.0f | %.2f | %.2f |\n", n, s, c, p / s, b * 8 / s / 1e9, r / 1024, f / s, fc / c }'
+    printf "| %s | %.2f | %.2f | %.0f | %.2f | %.0f | %.0f | %.2f | %.2f |\n", n, s, c, p / s, b * 8 / s / 1e9, r / 1024, a / 1024, f / s, fc / c }'
 done <"$tmp/results"
 grep -h "connections" "$tmp/gourmet.err" | tail -1

@@ -5,6 +5,7 @@
 
 #include "capture-agent/agent.h"
 #include "capture-agent/payload.h"
+#include "services/grpc_util.h"
 #include "services/log.h"
 #include "services/memory.h"
 #include "services/metrics.h"
@@ -14,6 +15,7 @@ int main(int argc, char** argv) {
   using namespace gourmet;
   SetLogProgramName("capture-agent");
   TuneAllocatorForPayload();
+  KeepGrpcInitialized();
   const std::vector<FlagSpec> flags = capture::AgentFlags();
   absl::StatusOr<ParsedArgs> args = ParseArgs(argc, argv, 1, flags);
   if (!args.ok()) {

@@ -64,6 +64,11 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target,
                                    args);
 }
 
+void KeepGrpcInitialized() {
+  static const bool initialized = (grpc_init(), true);
+  (void)initialized;
+}
+
 absl::Status WritePortFile(const std::string& path, int port) {
   const std::string tmp = path + ".tmp";
   {

@@ -41,6 +41,11 @@ std::shared_ptr<grpc::Channel> MakeChannel(
     const std::string& target, std::shared_ptr<grpc::ChannelCredentials> creds = nullptr,
     const std::string& server_name = "", const std::string& lb_policy = "");
 
+// Initialises gRPC for the life of the process. Otherwise destroying the
+// last channel runs grpc_shutdown(), which waits up to 10 s for connections
+// still closing: a capture agent finishing a file sometimes paused that long.
+void KeepGrpcInitialized();
+
 // Writes `port` to `path` atomically (write + rename), for tests and scripts.
 absl::Status WritePortFile(const std::string& path, int port);
 

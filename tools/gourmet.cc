@@ -13,6 +13,7 @@
 #include "analyzer-host/analyzer_host.h"
 #include "capture-agent/agent.h"
 #include "log-sink/sink_server.h"
+#include "services/grpc_util.h"
 #include "services/log.h"
 #include "services/memory.h"
 #include "services/signals.h"
@@ -204,6 +205,7 @@ int Run(int argc, char** argv) {
 int main(int argc, char** argv) {
   gourmet::SetLogProgramName("gourmet");
   gourmet::TuneAllocatorForPayload();
+  gourmet::KeepGrpcInitialized();
   const std::string cmd = argc > 1 ? argv[1] : "";
   if (cmd == "run") return gourmet::Run(argc, argv);
   if (cmd == "-h" || cmd == "--help" || cmd == "help") {
