@@ -75,6 +75,9 @@ EncodedConnection EncodedConnection::Encode(FinishedConnection&& c, size_t copy_
   // One slice per block, and one for the shared bytes, created when first
   // referenced; sub-slices share its count.
   Payload::Parts parts = c.payload.TakeParts();
+  // At most a slice per piece, and one of framing before each and at the
+  // end; reserved, as growing a vector of slices copies them (not noexcept).
+  out.slices_.reserve(parts.pieces.size() + chunks + 2);
   std::vector<grpc::Slice> block_slices(parts.blocks.size());
   grpc::Slice shared_slice;
   auto whole = [&](const Payload::Piece& p) -> grpc::Slice& {
