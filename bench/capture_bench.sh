@@ -3,8 +3,9 @@
 # the same cached file: libpcap's bare read (tcpdump -r X -w /dev/null, the
 # floor), the capture agent exporting to an analyzer endpoint that discards
 # (bench/discard_analyzer.cc), tshark's TCP
-# conversation table, and tcpflow. Prints packets/s, Gbit/s and peak RSS, and
-# each rate as a ratio to the floor, as a Markdown table.
+# conversation table, and tcpflow. Prints packets/s, Gbit/s and peak memory,
+# and each rate as a ratio to the floor, as a Markdown table (median of RUNS
+# runs per tool).
 #
 #   bench/capture_bench.sh [PCAP] [--gigabytes N]   (makes PCAP if missing)
 set -euo pipefail
@@ -34,21 +35,32 @@ while [ ! -s "$tmp/an.port" ]; do sleep 0.05; done
 
 # Peak RSS counts pages of the pcap that a tool maps (the agent reads it
 # through mmap and sends payload from there): shared page cache, not memory
-# of its own. So the peak of its private memory (RssAnon) is sampled too.
-measure() {  # name, command...: prints "name seconds max_rss_kib user sys max_anon_kib"
+# of its own. So the peak of its private memory (RssAnon) is sampled too,
+# every 50 ms with shell builtins (forking a reader would disturb the run).
+run_once() {  # name, command...: prints "seconds max_rss_kib user sys max_anon_kib"
   local name=$1; shift
   /usr/bin/time -f "%e %M %U %S" -o "$tmp/time" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
-  local tpid=$! pid="" anon=0 a
+  local tpid=$! pid="" anon=0 k v rest
   while kill -0 "$tpid" 2>/dev/null; do
-    [ -n "$pid" ] || pid=$(pgrep -P "$tpid" | head -1)
-    if [ -n "$pid" ]; then
-      a=$(awk '/^RssAnon:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
-      [ -n "$a" ] && [ "$a" -gt "$anon" ] && anon=$a
+    [ -n "$pid" ] || pid=$(pgrep -P "$tpid" | head -1 || true)
+    if [ -n "$pid" ] && [ -r "/proc/$pid/status" ]; then
+      while read -r k v rest; do
+        if [ "$k" = RssAnon: ] && [ "$v" -gt "$anon" ]; then anon=$v; fi
+      done <"/proc/$pid/status" 2>/dev/null || true
     fi
-    sleep 0.01
+    sleep 0.05
   done
   wait "$tpid" || { echo "$name failed:" >&2; tail -5 "$tmp/$name.err" >&2; return 1; }
-  echo "$name $(cat "$tmp/time") $anon"
+  echo "$(cat "$tmp/time") $anon"
+}
+
+# Each tool runs RUNS times (default 3) and its median run by wall time is
+# kept: one run on a shared 2-core machine is too noisy to compare.
+RUNS=${RUNS:-3}
+measure() {  # name, command...: prints "name seconds max_rss_kib user sys max_anon_kib"
+  local name=$1; shift
+  for _ in $(seq "$RUNS"); do run_once "$name" "$@"; done | sort -n | sed -n "$(((RUNS + 1) / 2))p" |
+    sed "s/^/$name /"
 }
 
 {
