@@ -15,7 +15,6 @@ int main(int argc, char** argv) {
   using namespace gourmet;
   SetLogProgramName("capture-agent");
   TuneAllocatorForPayload();
-  KeepGrpcInitialized();
   const std::vector<FlagSpec> flags = capture::AgentFlags();
   absl::StatusOr<ParsedArgs> args = ParseArgs(argc, argv, 1, flags);
   if (!args.ok()) {
@@ -43,6 +42,7 @@ int main(int argc, char** argv) {
   }
   const std::string metrics_listen = config->metrics_listen;
   BlockTerminationSignals();
+  KeepGrpcInitialized();  // after: gRPC's threads must inherit the blocked signals
   auto registry = std::make_shared<prometheus::Registry>();
   capture::Agent agent(std::move(*config), registry);
   // Open the capture first: it may need privileges that are dropped after.

@@ -44,6 +44,8 @@ std::shared_ptr<grpc::Channel> MakeChannel(
 // Initialises gRPC for the life of the process. Otherwise destroying the
 // last channel runs grpc_shutdown(), which waits up to 10 s for connections
 // still closing: a capture agent finishing a file sometimes paused that long.
+// Call it after BlockTerminationSignals(): the threads gRPC starts inherit
+// the signal mask.
 void KeepGrpcInitialized();
 
 // Writes `port` to `path` atomically (write + rename), for tests and scripts.

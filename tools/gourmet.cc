@@ -143,6 +143,7 @@ int Run(int argc, char** argv) {
   }
 
   BlockTerminationSignals();
+  KeepGrpcInitialized();  // after: gRPC's threads must inherit the blocked signals
   auto registry = std::make_shared<prometheus::Registry>();
   const std::string log_path = sink_config->log_path;
   auto sink = sink::SinkServer::Start(std::move(*sink_config), registry);
@@ -205,7 +206,6 @@ int Run(int argc, char** argv) {
 int main(int argc, char** argv) {
   gourmet::SetLogProgramName("gourmet");
   gourmet::TuneAllocatorForPayload();
-  gourmet::KeepGrpcInitialized();
   const std::string cmd = argc > 1 ? argv[1] : "";
   if (cmd == "run") return gourmet::Run(argc, argv);
   if (cmd == "-h" || cmd == "--help" || cmd == "help") {
