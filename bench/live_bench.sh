@@ -56,7 +56,7 @@ while [ ! -s "$tmp/an.port" ]; do sleep 0.05; done
 ip netns exec $CAP "$BUILD/bin/capture-agent" -i c0 -w "$WORKERS" --metrics '' --stats-interval 1h \
   -a "127.0.0.1:$(cat "$tmp/an.port")" 2>"$tmp/agent.err" & agent=$!
 pids+=($agent)
-while ! grep -q "capturing on c0" "$tmp/agent.err"; do sleep 0.05; done
+while ! grep -qs "capturing on c0" "$tmp/agent.err"; do sleep 0.05; done
 sleep 0.5
 agent_pps=$(replay)
 sleep 1

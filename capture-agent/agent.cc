@@ -64,7 +64,7 @@ absl::StatusOr<AgentConfig> AgentConfigFromYaml(const YAML::Node& root, ConfigRe
   if ((c.live.block_size & (c.live.block_size - 1)) != 0)
     r->Fail("live.block_size", "must be a power of two");
   c.exporter.max_delay = r->Duration("batch.max_delay", absl::Seconds(1));
-  c.exporter.streams = r->Int("analyzer_streams", 2, 1, 64);
+  c.exporter.streams = r->Int("analyzer_streams", 4, 1, 64);
   const std::string when_full = r->String("batch.when_full", "block");
   if (when_full == "drop_oldest") {
     c.exporter.drop_oldest_when_full = true;

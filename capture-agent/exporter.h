@@ -31,7 +31,7 @@ struct ExporterConfig {
   size_t max_queued = 8;
   // Streams to the analyzer pool: with round_robin over its addresses they
   // spread over the analyzers; batches go to the least loaded stream.
-  int streams = 2;
+  int streams = 4;
   bool drop_oldest_when_full = false;  // batch.when_full: block (default) or drop_oldest
   std::shared_ptr<grpc::ChannelCredentials> creds;  // null: plaintext
   std::string server_name;                          // expected in the analyzers' certificates
