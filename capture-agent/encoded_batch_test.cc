@@ -2,16 +2,13 @@
 
 #include <string>
 
+#include "capture-agent/test_packets.h"
 #include "gtest/gtest.h"
 
 namespace gourmet::capture {
 namespace {
 
-std::string Bytes(size_t n, char seed) {
-  std::string s(n, 0);
-  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>(seed + i * 13);
-  return s;
-}
+using testing::PatternBytes;
 
 // A connection with small and large chunks in both directions, a gap, and
 // chunks that straddle blocks.
@@ -27,9 +24,9 @@ FinishedConnection Sample(const std::string& uid) {
     c.payload.Append(dir, ts, reinterpret_cast<const uint8_t*>(s.data()), s.size(), gap, true);
   };
   add(0, "GET / HTTP/1.1\r\n\r\n", 0, 1700000000000001);
-  add(1, Bytes(100000, 'a'), 0, 1700000000000002);
-  add(1, Bytes(3000, 'b'), /*gap=*/1448, 1700000000000003);
-  add(0, Bytes(700, 'c'), 0, -5);  // negative times encode as protobuf int64 does
+  add(1, PatternBytes(100000, 'a'), 0, 1700000000000002);
+  add(1, PatternBytes(3000, 'b'), /*gap=*/1448, 1700000000000003);
+  add(0, PatternBytes(700, 'c'), 0, -5);  // negative times encode as protobuf int64 does
   add(1, "", 0, 7);
   return c;
 }
@@ -68,7 +65,7 @@ TEST(EncodedBatchTest, ParsesAsTheConnectionBatchMessage) {
 }
 
 TEST(EncodedBatchTest, SharedBytesAreSentFromWhereTheyLie) {
-  const std::string file = Bytes(200000, 'p');  // stands for a mapped pcap
+  const std::string file = PatternBytes(200000, 'p');  // stands for a mapped pcap
   const auto* base = reinterpret_cast<const uint8_t*>(file.data());
   const SharedBytesRef shared(new SharedBytes{base, file.size()});
   FinishedConnection c;

@@ -6,16 +6,13 @@
 #include <string>
 #include <vector>
 
+#include "capture-agent/test_packets.h"
 #include "gtest/gtest.h"
 
 namespace gourmet::capture {
 namespace {
 
-std::string Bytes(size_t n, char seed) {
-  std::string s(n, 0);
-  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>(seed + i * 7);
-  return s;
-}
+using testing::PatternBytes;
 
 void Append(Payload& p, int dir, const std::string& s, uint64_t gap = 0, bool merge = true,
             int64_t ts = 1) {
@@ -42,13 +39,13 @@ TEST(PayloadTest, MergesInOrderBytesOfOneDirection) {
 
 TEST(PayloadTest, ChunksSpanBlocksAndBlocksGrow) {
   Payload p;
-  const std::string big = Bytes(300000, 'a');
+  const std::string big = PatternBytes(300000, 'a');
   // In segment-sized appends, as TCP delivers them.
   for (size_t off = 0; off < big.size(); off += 1448) Append(p, 1, big.substr(off, 1448));
   ASSERT_EQ(p.chunk_count(), 1u);
   EXPECT_EQ(p.ChunkBytes(0), big);
   // One large append, after the first.
-  const std::string more = Bytes(200000, 'q');
+  const std::string more = PatternBytes(200000, 'q');
   Append(p, 0, more);
   EXPECT_EQ(p.ChunkBytes(1), more);
   // Only the first blocks are small: 300 KB + 200 KB fit in few blocks.
@@ -63,10 +60,10 @@ TEST(PayloadTest, BlocksReturnToThePoolAndAreReused) {
   const uint64_t before = PayloadPool::Global().stats().in_use_bytes;
   {
     Payload p;
-    Append(p, 0, Bytes(100, 'z'));
+    Append(p, 0, PatternBytes(100, 'z'));
     EXPECT_EQ(PayloadPool::Global().stats().in_use_bytes, before + 1024);
     Payload moved = std::move(p);
-    EXPECT_EQ(moved.ChunkBytes(0), Bytes(100, 'z'));
+    EXPECT_EQ(moved.ChunkBytes(0), PatternBytes(100, 'z'));
     EXPECT_EQ(p.chunk_count(), 0u);
   }
   EXPECT_EQ(PayloadPool::Global().stats().in_use_bytes, before);
@@ -74,12 +71,12 @@ TEST(PayloadTest, BlocksReturnToThePoolAndAreReused) {
   const uint64_t reserved = PayloadPool::Global().stats().reserved_bytes;
   for (int i = 0; i < 100; ++i) {
     Payload p;
-    Append(p, 0, Bytes(200000, 'w'));
+    Append(p, 0, PatternBytes(200000, 'w'));
   }
   const uint64_t after_first = PayloadPool::Global().stats().reserved_bytes;
   for (int i = 0; i < 100; ++i) {
     Payload p;
-    Append(p, 0, Bytes(200000, 'w'));
+    Append(p, 0, PatternBytes(200000, 'w'));
   }
   EXPECT_EQ(PayloadPool::Global().stats().reserved_bytes, after_first);
   EXPECT_LE(after_first - reserved, 64u << 20);
@@ -99,7 +96,7 @@ TEST(PayloadTest, TrimGivesFreePagesBackAndBlocksStayUsable) {
   std::vector<PayloadBlock*> blocks;
   for (int i = 0; i < 16; ++i) {
     Payload p;
-    Append(p, 0, Bytes(1 << 20, 'm'));
+    Append(p, 0, PatternBytes(1 << 20, 'm'));
     for (PayloadBlock* b : p.TakeParts().blocks)
       if (b->used == b->capacity() && b->size_class == PayloadPool::kNumClasses - 1) {
         blocks.push_back(b);
@@ -121,13 +118,13 @@ TEST(PayloadTest, TrimGivesFreePagesBackAndBlocksStayUsable) {
   for (PayloadBlock* b : blocks) EXPECT_LE(ResidentPages(b, 65536), 1u);
   // Released blocks come back zeroed by the kernel and fully writable.
   Payload p;
-  Append(p, 1, Bytes(1 << 20, 'r'));
-  EXPECT_EQ(p.ChunkBytes(0), Bytes(1 << 20, 'r'));
+  Append(p, 1, PatternBytes(1 << 20, 'r'));
+  EXPECT_EQ(p.ChunkBytes(0), PatternBytes(1 << 20, 'r'));
   EXPECT_LT(pool.stats().released_bytes, after.released_bytes);
 }
 
 TEST(PayloadTest, SharedBytesAreReferencedNotCopied) {
-  const std::string file = Bytes(10000, 'f');  // stands for a mapped pcap
+  const std::string file = PatternBytes(10000, 'f');  // stands for a mapped pcap
   const auto* base = reinterpret_cast<const uint8_t*>(file.data());
   const SharedBytesRef shared(new SharedBytes{base, file.size()});
   const uint64_t in_use = PayloadPool::Global().stats().in_use_bytes;
@@ -156,7 +153,7 @@ TEST(PayloadTest, SharedBytesAreReferencedNotCopied) {
 
 TEST(PayloadTest, ForEachPieceCoversARangeAcrossBlocks) {
   Payload p;
-  const std::string s = Bytes(70000, 'k');
+  const std::string s = PatternBytes(70000, 'k');
   Append(p, 0, s);
   std::string got;
   int pieces = 0;

@@ -93,4 +93,11 @@ inline std::vector<uint8_t> BuildFrame(const PacketSpec& s) {
   return f;
 }
 
+// `n` bytes of a pattern that differs with `seed` (payload for tests).
+inline std::string PatternBytes(size_t n, char seed) {
+  std::string s(n, 0);
+  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>(seed + i * 13);
+  return s;
+}
+
 }  // namespace gourmet::capture::testing
