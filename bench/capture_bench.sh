@@ -5,7 +5,7 @@
 # (bench/discard_analyzer.cc), tshark's TCP
 # conversation table, and tcpflow. Prints packets/s, Gbit/s and peak memory,
 # and each rate as a ratio to the floor, as a Markdown table (median of RUNS
-# runs per tool).
+# runs per tool, after one warm-up run).
 #
 #   bench/capture_bench.sh [PCAP] [--gigabytes N]   (makes PCAP if missing)
 set -euo pipefail
@@ -54,11 +54,13 @@ run_once() {  # name, command...: prints "seconds max_rss_kib user sys max_anon_
   echo "$(cat "$tmp/time") $anon"
 }
 
-# Each tool runs RUNS times (default 3) and its median run by wall time is
-# kept: one run on a shared 2-core machine is too noisy to compare.
+# Each tool runs once to warm up (caches, and the discarding analyzer's
+# heap), then RUNS times (default 3); its median run by wall time is kept:
+# one run on a shared 2-core machine is too noisy to compare.
 RUNS=${RUNS:-3}
 measure() {  # name, command...: prints "name seconds max_rss_kib user sys max_anon_kib"
   local name=$1; shift
+  run_once "$name" "$@" >/dev/null
   for _ in $(seq "$RUNS"); do run_once "$name" "$@"; done | sort -n | sed -n "$(((RUNS + 1) / 2))p" |
     sed "s/^/$name /"
 }

@@ -317,7 +317,11 @@ struct Agent::Shared {
 absl::Status Agent::Open() {
   sources_.clear();
   if (!config_.read_file.empty()) {
-    auto src = PcapFileSource::Open(config_.read_file, config_.bpf);
+    // One worker keeps payload by reference into the mapped file (see
+    // RawPacket::shared); several copy it out of their packet rings.
+    PcapFileOptions options;
+    options.release_behind = config_.workers > 1;
+    auto src = PcapFileSource::Open(config_.read_file, config_.bpf, options);
     if (!src.ok()) return src.status();
     sources_.push_back(std::move(*src));
   } else if (config_.source == "pcap") {

@@ -91,6 +91,7 @@ absl::StatusOr<std::unique_ptr<PcapFileSource>> PcapFileSource::Open(
     return absl::InvalidArgumentError(
         absl::StrCat("bad BPF filter '", bpf, "': ", pcap_geterr(src->handle_)));
   }
+  src->release_behind_ = options.release_behind;
   if (options.mmap) src->MapIfClassic();
   if (src->mapped()) {
     src->snaplen_ = pcap_snapshot(src->handle_);
@@ -160,7 +161,7 @@ PacketSource::Next PcapFileSource::ReadMapped(RawPacket* out) {
                                " captured bytes, only got ", left - kRecordHeaderSize));
     }
     pos_ += kRecordHeaderSize + caplen;
-    if (pos_ - unmapped_ >= 2 * kKeepMappedBehind) ReleaseBehind();
+    if (release_behind_ && pos_ - unmapped_ >= 2 * kKeepMappedBehind) ReleaseBehind();
     // Each record header says where the next one is, so a plain walk waits
     // on memory at every record; prefetching a fixed distance ahead makes it
     // a stream.

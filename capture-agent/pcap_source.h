@@ -21,6 +21,11 @@ namespace gourmet::capture {
 struct PcapFileOptions {
   // false reads every file with libpcap (differential tests, benchmarks).
   bool mmap = true;
+  // Drop pages read long ago from the page tables as the reader moves on,
+  // so the resident set does not grow by the size of the file. Not worth it
+  // when payload is kept by reference into the mapping: sending it maps the
+  // pages back (measured 4 % slower end to end).
+  bool release_behind = true;
 };
 
 class PcapFileSource : public PacketSource {
@@ -61,6 +66,7 @@ class PcapFileSource : public PacketSource {
   SharedBytesRef mapping_;        // owns the mapping
   size_t pos_ = 0;                // the next record header
   size_t prefetched_ = 0;         // prefetched up to here
+  bool release_behind_ = true;
   size_t unmapped_ = 0;           // pages before this were released (ReleaseBehind)
   bool swapped_ = false;          // written in the other byte order
   bool nanos_ = false;            // nanosecond timestamps
