@@ -1,10 +1,13 @@
 // libFuzzer target: whole packets through decoding, defragmentation, tunnels,
-// flows and TCP reassembly. Input: one byte choosing the link type, then
-// records of [2-byte length][frame bytes], each a packet 1 ms after the last.
+// flows and TCP reassembly. Input: one byte choosing the link type (low 7
+// bits) and whether packets come from a mapped file, so that payload is kept
+// by reference instead of copied (high bit); then records of [2-byte
+// length][frame bytes], each a packet 1 ms after the last.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include "capture-agent/decoder.h"
 #include "capture-agent/worker.h"
@@ -18,7 +21,12 @@ constexpr int kLinkTypes[] = {gourmet::capture::kLinkEthernet, gourmet::capture:
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace gourmet::capture;
   if (size < 1) return 0;
-  const int dlt = kLinkTypes[data[0] % (sizeof(kLinkTypes) / sizeof(kLinkTypes[0]))];
+  const int dlt = kLinkTypes[(data[0] & 0x7f) % (sizeof(kLinkTypes) / sizeof(kLinkTypes[0]))];
+  const bool mapped = data[0] & 0x80;
+  // Stands for the mapping: frames stay alive until the end, as a mapped
+  // file's packets do.
+  const SharedBytesRef file(new SharedBytes{data, size});
+  std::vector<std::unique_ptr<uint8_t[]>> kept;
   FlowTableConfig fc;
   fc.max_flows = 64;
   fc.payload_depth = 4096;
@@ -38,7 +46,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // A copy of exactly n bytes, so ASan sees any read past the capture.
     std::unique_ptr<uint8_t[]> frame(new uint8_t[n ? n : 1]);
     std::memcpy(frame.get(), data + pos, n);
-    w.Handle(dlt, RawPacket{ts, frame.get(), static_cast<uint32_t>(n), static_cast<uint32_t>(len)});
+    w.Handle(dlt, RawPacket{ts, frame.get(), static_cast<uint32_t>(n), static_cast<uint32_t>(len),
+                            mapped ? &file : nullptr});
+    if (mapped) kept.push_back(std::move(frame));
     pos += n;
     ts += 1000;
   }
