@@ -67,11 +67,11 @@ class PcapFileSource : public PacketSource {
   size_t pos_ = 0;                // the next record header
   size_t prefetched_ = 0;         // prefetched up to here
   bool release_behind_ = true;
-  size_t unmapped_ = 0;           // pages before this were released (ReleaseBehind)
-  bool swapped_ = false;          // written in the other byte order
-  bool nanos_ = false;            // nanosecond timestamps
-  uint32_t snaplen_ = 0;          // libpcap's, after its adjustments
-  bpf_program filter_ = {};       // no instructions without a filter
+  size_t unmapped_ = 0;      // pages before this were released (ReleaseBehind)
+  bool swapped_ = false;     // written in the other byte order
+  bool nanos_ = false;       // nanosecond timestamps
+  uint32_t snaplen_ = 0;     // libpcap's, after its adjustments
+  bpf_program filter_ = {};  // no instructions without a filter
 };
 
 }  // namespace gourmet::capture
