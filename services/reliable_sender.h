@@ -231,7 +231,7 @@ class ReliableSender {
     bool NeedsAttentionLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(s_->mu_) {
       if (done_ || (reads_done_ && !hold_released_)) return true;
       if (reads_done_ || write_in_flight_ || writes_done_) return false;
-      return s_->CanSendLocked() || (s_->shutdown_ && s_->queue_.empty() && s_->in_flight_.empty());
+      return s_->CanSendLocked() || (s_->shutdown_ && !s_->HasWork());
     }
 
     // Moves the next request to in_flight_ and returns it for writing, or
@@ -248,7 +248,7 @@ class ReliableSender {
         writing_id_ = id;
         return &it->second.req;
       }
-      if (s_->shutdown_ && s_->queue_.empty() && s_->in_flight_.empty()) {
+      if (s_->shutdown_ && !s_->HasWork()) {
         writes_done_ = true;
         this->StartWritesDone();
       }
